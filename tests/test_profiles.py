@@ -1,0 +1,109 @@
+"""Profile resolution: names, auto's quick decision, full's fast failure, the banner."""
+
+import socket
+import time
+
+import pytest
+
+from sftlab import profiles
+
+
+def _hang(*args, **kwargs):
+    time.sleep(30)  # a DNS look-up or connect that never answers
+
+
+def test_unknown_profile_lists_the_valid_ones(monkeypatch):
+    monkeypatch.setenv("SFTLAB_PROFILE", "gpu")
+    with pytest.raises(ValueError, match="offline, full, auto"):
+        profiles.active()
+
+
+def test_offline_profile_uses_the_packaged_models(offline):
+    p = profiles.active()
+    assert (p.name, p.requested) == ("offline", "offline")
+    assert "MiniLM" in p.encoder and "SmolLM2" in p.causal_lm and "GloVe 6B 50d" in p.word_vectors
+
+
+def test_profile_name_is_case_and_space_tolerant(monkeypatch):
+    monkeypatch.setenv("SFTLAB_PROFILE", " Offline ")
+    assert profiles.active().name == "offline"
+
+
+def test_auto_without_gpu_is_offline_without_touching_the_network(monkeypatch):
+    monkeypatch.setattr(profiles, "cuda_available", lambda: False)
+    monkeypatch.setattr(socket, "create_connection", _hang)
+    started = time.perf_counter()
+    p = profiles.active()
+    assert p.name == "offline" and p.requested == "auto" and "no CUDA GPU" in p.reason
+    assert time.perf_counter() - started < 1.0
+
+
+def test_auto_with_gpu_but_no_network_decides_offline_within_3_s(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(profiles, "cuda_available", lambda: True)
+    monkeypatch.setattr(socket, "create_connection", _hang)
+    started = time.perf_counter()
+    p = profiles.active()
+    elapsed = time.perf_counter() - started
+    assert p.name == "offline" and "hub did not answer" in p.reason
+    assert elapsed < 3.0, f"auto took {elapsed:.1f} s to decide"
+
+
+def test_auto_with_gpu_and_hub_is_full(monkeypatch):
+    monkeypatch.setattr(profiles, "cuda_available", lambda: True)
+    monkeypatch.setattr(profiles, "hub_reachable", lambda timeout=0: True)
+    p = profiles.active()
+    assert p.name == "full" and p.encoder == "bert-base-uncased" and p.causal_lm == "gpt2"
+
+
+def test_full_without_network_fails_fast_and_says_how_to_switch(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("SFTLAB_PROFILE", "full")
+    monkeypatch.setattr(socket, "create_connection", _hang)
+    started = time.perf_counter()
+    with pytest.raises(RuntimeError, match="SFTLAB_PROFILE=offline") as info:
+        profiles.active()
+    assert "did not answer" in str(info.value)
+    assert time.perf_counter() - started < 10.0
+
+
+def test_full_on_this_machine_fails_fast_for_real(monkeypatch):
+    """No monkeypatching: the real connection attempt (there is no hub access in CI)."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    if profiles.hub_reachable():
+        pytest.skip("the hub is reachable from here")
+    monkeypatch.setenv("SFTLAB_PROFILE", "full")
+    started = time.perf_counter()
+    with pytest.raises(RuntimeError, match="no network"):
+        profiles.active()
+    assert time.perf_counter() - started < 10.0
+
+
+def test_hf_hub_offline_means_no_hub(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(socket, "create_connection", _hang)
+    assert profiles.hub_reachable() is False
+
+
+def test_hub_reachable_true_when_a_connection_opens(monkeypatch):
+    class Connection:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: Connection())
+    assert profiles.hub_reachable() is True
+
+
+def test_banner_is_one_line_naming_profile_models_and_switch(offline, capsys):
+    line = profiles.banner()
+    assert capsys.readouterr().out.strip() == line and "\n" not in line
+    for needle in ("profile: offline", "MiniLM", "SmolLM2", "GloVe", "SFTLAB_PROFILE=full"):
+        assert needle in line
+
+
+def test_best_device_is_one_of_the_known_names():
+    assert profiles.best_device() in ("cuda", "mps", "cpu")
