@@ -9,6 +9,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+GITHUB_REPO = "sftlab/sft-lab"  # owner/name on GitHub: Colab links and the Colab install cell use it
 
 
 @dataclass(frozen=True)
@@ -50,3 +51,8 @@ def notebook(id: str) -> Notebook:
 def existing_notebooks() -> list[Notebook]:
     """The notebooks of the course map that are already written (present in notebooks/)."""
     return [nb for nb in NOTEBOOKS if (NOTEBOOK_DIR / nb.filename).exists()]
+
+
+def colab_url(nb: Notebook) -> str:
+    """The "Open in Colab" address of a notebook."""
+    return f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/main/notebooks/{nb.filename}"

@@ -16,7 +16,7 @@ import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from sftlab import profiles
@@ -101,14 +101,14 @@ def _from_hub(loader, name: str, **kwargs):
 
 # ---------------------------------------------------------------- encoder
 
-@lru_cache(maxsize=None)
+@cache
 def _encoder_source(profile_name: str) -> tuple[str, dict]:
     if profile_name == "offline":
         return str(offline_path(offline_package("encoder"))), {"local_files_only": True}
     return "bert-base-uncased", {}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _encoder_tokenizer(profile_name: str):
     from transformers import AutoTokenizer
 
@@ -180,7 +180,7 @@ def _converted_smollm2() -> tuple[Path, bool]:
     return target, True
 
 
-@lru_cache(maxsize=None)
+@cache
 def _causal_lm_source(profile_name: str) -> tuple[str, dict]:
     if profile_name == "offline":
         folder, _ = _converted_smollm2()
@@ -188,7 +188,7 @@ def _causal_lm_source(profile_name: str) -> tuple[str, dict]:
     return "gpt2", {}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _causal_lm_tokenizer(profile_name: str):
     from transformers import AutoTokenizer
 
@@ -216,7 +216,7 @@ def load_causal_lm(**model_kwargs):
 
 # ---------------------------------------------------------------- word vectors
 
-@lru_cache(maxsize=None)
+@cache
 def _word_vectors(profile_name: str):
     from gensim.models import KeyedVectors
 

@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 ENV_VAR = "SFTLAB_PROFILE"
 PROFILES = ("offline", "full", "auto")
@@ -104,7 +104,7 @@ def requested() -> str:
     return name
 
 
-@lru_cache(maxsize=None)
+@cache
 def _resolve(name: str) -> Profile:
     if name == "offline":
         return Profile("offline", name, "chosen with SFTLAB_PROFILE=offline", **CHOICES["offline"])

@@ -96,7 +96,7 @@ def format_table(results: list[RunResult], budgets: dict[str, int] | None = None
         rss = f"{r.peak_rss_mb:.0f}" if r.peak_rss_mb is not None else "-"
         rows.append((r.notebook, f"{r.wall_s:.1f}", str(budget or "-"), rss, verdict))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

@@ -9,7 +9,6 @@ import torch
 
 from sftlab import models
 
-
 # ------------------------------------------------------------------ offline, real models
 
 def test_offline_encoder_features(offline):

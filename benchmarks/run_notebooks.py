@@ -1,0 +1,44 @@
+"""Execute every course notebook headless, each in a fresh kernel, and print a table of wall
+time, budget, peak memory and pass/fail. Budgets (DESIGN.md): 3 min per notebook, 5 min for the
+training chapters 03–05, 15 min for the whole course, peak memory under 6 GB.
+
+    python benchmarks/run_notebooks.py [00 03 ...] [--json]
+"""
+
+import argparse
+import sys
+
+from sftlab import runner
+from sftlab.course import NOTEBOOKS
+
+COURSE_BUDGET_S = 15 * 60
+MEMORY_BUDGET_MB = 6 * 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*", help="course ids or paths (default: all)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON too")
+    args = parser.parse_args()
+    paths = [runner.resolve(n) for n in args.notebooks] or runner.all_notebooks()
+    budgets = {nb.filename: nb.budget_s for nb in NOTEBOOKS}
+
+    results = []
+    for path in paths:
+        print(f"running {path.name} …", flush=True)
+        results.append(runner.measure_notebook(path))
+    print()
+    print(runner.format_table(results, budgets))
+    total = sum(r.wall_s for r in results)
+    peak = max((r.peak_rss_mb or 0) for r in results)
+    print(f"\ntotal {total:.0f} s (budget {COURSE_BUDGET_S} s), highest peak RSS {peak:.0f} MB "
+          f"(budget {MEMORY_BUDGET_MB} MB)")
+    if args.json:
+        print(runner.results_json(results))
+    within = (all(r.ok and r.wall_s <= budgets.get(r.notebook, 300) for r in results)
+              and total <= COURSE_BUDGET_S and peak <= MEMORY_BUDGET_MB)
+    return 0 if within else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
