@@ -116,14 +116,14 @@ def run(names: list[str], run_all: bool, save: bool) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `sftlab` command."""
-    from sftlab import quiz
+    from sftlab import quiz_cli
 
     parser = argparse.ArgumentParser(prog="sftlab", description="SFT Lab course tools")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("doctor", help="check that this machine can run the course")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p = sub.add_parser("quiz", help="interview question cards in the terminal")
-    quiz.add_cli_arguments(p)
+    quiz_cli.add_cli_arguments(p)
     p = sub.add_parser("run", help="execute notebooks headless and time them")
     p.add_argument("notebooks", nargs="*", help="course ids (00, 03) or .ipynb paths")
     p.add_argument("--all", action="store_true", help="every notebook of the course")
@@ -137,9 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "doctor":
         return doctor(as_json=args.json)
     if args.command == "quiz":
-        from sftlab import quiz
+        from sftlab import quiz_cli
 
-        return quiz.run_cli(args)
+        return quiz_cli.run_cli(args)
     return run(args.notebooks, args.all, args.save)
 
 

@@ -1,0 +1,133 @@
+"""`sftlab quiz`: the interview questions as a terminal quiz, and as a printable markdown sheet.
+
+    sftlab quiz --notebook 03 --lang zh      Enter reveals the answer; k knew it, r review later, s skip, q quit
+    sftlab quiz --review                     only the questions you marked "review later"
+    sftlab quiz --export md --output q.md    a workshop sheet, answers in a last section
+
+Results go to the same progress file as the notebook cards (sftlab.quiz).
+"""
+
+import sys
+from functools import partial
+from pathlib import Path
+
+from sftlab.course import NOTEBOOK_IDS
+from sftlab.course import notebook as course_notebook
+from sftlab.quiz import LANGS, STATUSES, check_lang, load_bank, marked_for_review, progress_file, record, select
+
+
+def add_cli_arguments(parser) -> None:
+    """Add the `sftlab quiz` options to an argparse parser."""
+    parser.add_argument("--notebook", metavar="ID", help="only this notebook's questions, e.g. 03")
+    parser.add_argument("--lang", choices=LANGS, default="en", help="language of questions and answers")
+    parser.add_argument("--tag", action="append", dest="tags", metavar="TAG",
+                        help="only questions with this tag (repeatable)")
+    parser.add_argument("--shuffle", action="store_true", help="ask in random order")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed for --shuffle (default 0)")
+    parser.add_argument("--review", action="store_true", help='only questions you marked "review later"')
+    parser.add_argument("--export", choices=["md"], help="write a printable markdown sheet instead")
+    parser.add_argument("--output", metavar="FILE", help="file for --export (default: standard output)")
+    parser.add_argument("--with-answers", action="store_true", help="--export: answers under each question")
+    parser.add_argument("--progress-file", metavar="PATH", help="results file (default $SFTLAB_QUIZ_FILE or "
+                                                "~/.sftlab/quiz_progress.json)")
+    parser.add_argument("--bank", metavar="DIR", help="question bank folder (default data/interview)")
+
+
+def run_cli(args, stdin=None, stdout=None) -> int:
+    """Run `sftlab quiz` with the parsed `args`: the interactive quiz, or --export; returns the exit code."""
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
+    if not args.export and (args.output or args.with_answers):
+        print("sftlab quiz: --output and --with-answers go with --export md", file=sys.stderr)
+        return 2
+    try:
+        questions = load_bank(args.bank)
+        if args.review:
+            questions = marked_for_review(questions, args.progress_file)
+        questions = select(questions, args.notebook, args.tags, args.shuffle, args.seed)
+    except ValueError as error:
+        print(f"sftlab quiz: {error}", file=sys.stderr)
+        return 2
+    if args.export:
+        sheet = export_markdown(questions, args.lang, args.with_answers)
+        if not args.output:
+            stdout.write(sheet)
+            return 0
+        Path(args.output).write_text(sheet, encoding="utf-8")
+        print(f"wrote {len(questions)} questions to {args.output}", file=stdout)
+        return 0
+    if not questions:
+        print("No questions match (see --notebook, --tag, --review).", file=stdout)
+        return 0
+    return _quiz_loop(questions, args.lang, args.progress_file, stdin, stdout)
+
+
+QUESTION_PROMPT = "Enter = show answer, s = skip, q = quit: "
+QUESTION_KEYS = {"": "show", "s": "skip", "q": "quit"}
+ANSWER_PROMPT = "k = I knew it, r = review later, s = skip, q = quit: "
+ANSWER_KEYS = {"k": "known", "r": "review", "s": "skip", "q": "quit"}
+
+
+def _quiz_loop(questions, lang, path, stdin, stdout) -> int:
+    """Ask each question, reveal the answer on Enter, record k/r; a summary line at the end."""
+    say = partial(print, file=stdout, flush=True)
+    counts = {"known": 0, "review": 0, "skip": 0}
+    try:
+        for number, q in enumerate(questions, 1):
+            say(f"\n[{number}/{len(questions)}] {q.notebook} · {q.topic} · difficulty {q.difficulty}")
+            say(q.question[lang])
+            choice = _ask(QUESTION_PROMPT, QUESTION_KEYS, stdin, stdout)
+            if choice == "show":
+                say(f"\n{q.answer[lang].strip()}" + (f"\n\n{q.code.rstrip()}" if q.code else ""))
+                choice = _ask(ANSWER_PROMPT, ANSWER_KEYS, stdin, stdout)
+            if choice == "quit":
+                break
+            if choice in STATUSES:
+                record(q.id, choice, path)
+            counts[choice] += 1
+    except KeyboardInterrupt:
+        say()
+    unseen = len(questions) - sum(counts.values())
+    say(f"\n{counts['known']} known, {counts['review']} to review, {counts['skip']} skipped, "
+        f"{unseen} not seen; results in {progress_file(path)}")
+    return 0
+
+
+def _ask(prompt, choices, stdin, stdout) -> str:
+    """Prompt until the reply is one of `choices` (a key -> action map); end of input means quit."""
+    while True:
+        stdout.write(prompt)
+        stdout.flush()
+        line = stdin.readline()
+        if not line:
+            return "quit"
+        if line.strip().lower() in choices:
+            return choices[line.strip().lower()]
+        print(f"{line.strip()!r} is not a choice here. {prompt.rstrip(': ')}", file=stdout)
+
+
+def export_markdown(questions, lang="en", with_answers=False) -> str:
+    """A printable sheet: questions grouped by notebook then topic; answers in a last section or inline."""
+    check_lang(lang)
+    groups = {}  # (notebook, topic) -> questions, in first-seen order
+    for q in questions:
+        groups.setdefault((q.notebook, q.topic), []).append(q)
+    lines, answers, number, notebook_shown = ["# SFT Lab — interview questions", ""], [], 0, None
+    for notebook_id, topic in sorted(groups, key=lambda key: NOTEBOOK_IDS.index(key[0])):
+        if notebook_id != notebook_shown:
+            lines += [f"## {notebook_id} · {course_notebook(notebook_id).title}", ""]
+            notebook_shown = notebook_id
+        lines += [f"### {topic}", ""]
+        for q in groups[notebook_id, topic]:
+            number += 1
+            lines += [f"**{number}.** {q.question[lang].strip()} *(difficulty {q.difficulty})*", ""]
+            code = [f"```python\n{q.code.rstrip()}\n```", ""] if q.code else []
+            answer = [q.answer[lang].strip(), "", *code]
+            if with_answers:
+                lines += ["*Answer.* " + answer[0], *answer[1:]]
+            else:
+                answers += [f"**{number}.** " + answer[0], *answer[1:]]
+    if not number:
+        lines += ["_No questions match._", ""]
+    if answers:
+        lines += ['<div style="page-break-before: always"></div>', "", "## Answers", "", *answers]
+    return "\n".join(lines).rstrip() + "\n"
