@@ -155,6 +155,12 @@ def _difference(got, expected, atol):
     """How `got` differs from `expected` (a tensor), in words; None when it matches within `atol`."""
     import torch
 
+    if isinstance(expected, int) and not isinstance(expected, bool):  # exercises whose answer is a count
+        if isinstance(got, torch.Tensor) and got.numel() == 1 and not got.is_floating_point():
+            got = int(got)
+        if not isinstance(got, int) or isinstance(got, bool):
+            return f"expected an int, got {type(got).__name__} {got!r:.40}"
+        return None if got == expected else f"expected {expected:,}, got {got:,} (off by {got - expected:+,})"
     if not isinstance(got, torch.Tensor):
         extra = " (return the tensor itself; drop .item())" if isinstance(got, (int, float)) else ""
         return f"expected a torch.Tensor, got {type(got).__name__} {got!r:.40}{extra}"
@@ -357,3 +363,134 @@ register(Exercise(
 def check_embedding_lookup(fn, raise_on_failure=False):
     """Check your embedding_lookup(weight, ids) against the reference."""
     return check("embedding_lookup", fn, raise_on_failure)
+
+
+# ---------------------------------------------------------------- chapter 02: attention
+
+def causal_mask_solution(seq_len):
+    """(T, T) bool, True where query t may attend to key s, i.e. s ≤ t: the lower triangle with the diagonal."""
+    import torch
+
+    return torch.ones(seq_len, seq_len, dtype=torch.bool).tril()
+
+
+register(Exercise(
+    name="causal_mask",
+    task="causal_mask(seq_len): a (seq_len, seq_len) bool tensor, True where position t may attend to position s",
+    hint="a decoder may look at itself and the past, never the future: torch.ones(T, T, dtype=torch.bool).tril()",
+    reference=causal_mask_solution,
+    cases=lambda: [(4,), (1,), (7,)],
+    atol=0,
+    mistakes=[
+        Mistake(lambda T: causal_mask_solution(T).T,
+                "your mask is the upper triangle: it lets every position attend to the future and hides the past. "
+                "Use .tril(), not .triu()."),
+        Mistake(lambda T: causal_mask_solution(T).tril(-1),
+                "your mask leaves out the diagonal: a position must be allowed to attend to itself "
+                "(the first row would otherwise have no key at all and softmax would give nan)."),
+        Mistake(lambda T: ~causal_mask_solution(T),
+                "your mask is inverted: in this course True means 'may attend' (torch's nn.MultiheadAttention "
+                "masks use the opposite convention)."),
+    ],
+))
+
+
+def check_causal_mask(fn, raise_on_failure=False):
+    """Check your causal_mask(seq_len) against the reference."""
+    return check("causal_mask", fn, raise_on_failure)
+
+
+def scaled_attention_solution(q, k, v, mask):
+    """softmax(Q Kᵀ / √D) V for (B, H, T, D) tensors; mask is None or bool (True = may attend)."""
+    scores = q @ k.transpose(-2, -1) / q.size(-1) ** 0.5          # (B, H, T, S)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))          # masked keys get exactly zero weight
+    return scores.softmax(dim=-1) @ v                              # (B, H, T, D)
+
+
+def _attention_cases():
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 2, 5, 8, generator=g) for _ in range(3))
+    padding = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]).bool()[:, None, None, :]
+    causal = torch.ones(5, 5, dtype=torch.bool).tril()
+    return [(q, k, v, None), (q, k, v, padding), (q, k, v, causal)]
+
+
+def _unmasked(q, k, v, mask):
+    return scaled_attention_solution(q, k, v, None)
+
+
+def _softmax_over_queries(q, k, v, mask):
+    scores = q @ k.transpose(-2, -1) / q.size(-1) ** 0.5
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return scores.softmax(dim=-2) @ v
+
+
+register(Exercise(
+    name="scaled_attention",
+    task="scaled_attention(q, k, v, mask): softmax(Q Kᵀ / √D) V for (B, H, T, D) inputs; mask None or bool, "
+         "True = may attend",
+    hint="scores = q @ k.transpose(-2, -1) / √D; masked_fill(~mask, float('-inf')) before softmax(dim=-1); then @ v",
+    reference=scaled_attention_solution,
+    cases=_attention_cases,
+    mistakes=[
+        Mistake(lambda q, k, v, mask: scaled_attention_solution(q * q.size(-1) ** 0.5, k, v, mask),
+                "looks like you forgot to scale the scores by 1/√D: without it the dot products grow with D "
+                "and softmax saturates."),
+        Mistake(lambda q, k, v, mask: scaled_attention_solution(q / q.size(-1) ** 0.5, k, v, mask),
+                "you divided the scores by D instead of √D: the variance of q·k is D, so its standard "
+                "deviation is √D."),
+        Mistake(_unmasked,
+                "you ignored the mask: padded (or future) keys still get attention weight. Fill the masked "
+                "scores with -inf before the softmax."),
+        Mistake(lambda q, k, v, mask: (
+            (q @ k.transpose(-2, -1) / q.size(-1) ** 0.5).masked_fill(~mask, 0.0).softmax(-1) @ v
+            if mask is not None else scaled_attention_solution(q, k, v, None)),
+                "you filled masked scores with 0, but exp(0) = 1: masked keys still get weight. Use float('-inf')."),
+        Mistake(_softmax_over_queries,
+                "you took the softmax over the queries (dim=-2): each query's weights over the keys must sum "
+                "to 1, so use softmax(dim=-1)."),
+    ],
+))
+
+
+def check_scaled_attention(fn, raise_on_failure=False):
+    """Check your scaled_attention(q, k, v, mask) against the reference."""
+    return check("scaled_attention", fn, raise_on_failure)
+
+
+def bert_layer_parameters_solution(d_model, d_ff):
+    """Parameters of one post-LN BERT encoder layer of width C = d_model and feed-forward width F = d_ff."""
+    C, F = d_model, d_ff
+    attention = 4 * (C * C + C)            # Q, K, V and output projections, weights and biases
+    feed_forward = (C * F + F) + (F * C + C)
+    layer_norms = 2 * (2 * C)              # two LayerNorms, gain and bias each
+    return attention + feed_forward + layer_norms
+
+
+register(Exercise(
+    name="bert_layer_parameters",
+    task="bert_layer_parameters(d_model, d_ff): how many parameters one BERT encoder layer holds, as an int",
+    hint="four C→C projections (Q, K, V, output), a C→F and an F→C linear layer, two LayerNorms; "
+         "count the biases (a Linear a→b has a·b + b) and the LayerNorms' gain and bias",
+    reference=bert_layer_parameters_solution,
+    cases=lambda: [(768, 3072), (384, 1536), (64, 256)],
+    mistakes=[
+        Mistake(lambda C, F: 4 * C * C + 2 * C * F,
+                "you counted only the weight matrices: add the biases (C for each C-wide output, F for the "
+                "up-projection) and the two LayerNorms (2C each)."),
+        Mistake(lambda C, F: bert_layer_parameters_solution(C, F) - 4 * C,
+                "you forgot the two LayerNorms: each has a gain and a bias of size C."),
+        Mistake(lambda C, F: 3 * (C * C + C) + (C * F + F) + (F * C + C) + 4 * C,
+                "you forgot the attention output projection (another C×C weight and C bias) after the heads "
+                "are concatenated."),
+    ],
+))
+
+
+def check_bert_layer_parameters(fn, raise_on_failure=False):
+    """Check your bert_layer_parameters(d_model, d_ff) against the reference."""
+    return check("bert_layer_parameters", fn, raise_on_failure)
