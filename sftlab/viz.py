@@ -31,3 +31,86 @@ def sft_pipeline_diagram():
     ax.set_title("Where supervised fine-tuning sits", fontsize=13)
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------------- chapter 02: attention
+
+def plot_lines(x, series: dict, title: str, xlabel: str, ylabel: str, logx=False, logy=False, ax=None):
+    """One line per entry of `series` ({label: y values}) against x."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
+    for label, y in series.items():
+        ax.plot(x, y, marker="o", markersize=3, label=label)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if logx:
+        ax.set_xscale("log", base=2)
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_masks(masks: dict, labels=None):
+    """Boolean attention masks side by side ({title: (T, S) bool}); white = may attend, dark = masked."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(masks), figsize=(3.2 * len(masks), 3.4), dpi=100, squeeze=False)
+    for ax, (title, mask) in zip(axes[0], masks.items(), strict=True):
+        ax.imshow(mask.float().numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.set(title=title, xlabel="key position (attended to)", ylabel="query position")
+        if labels is not None:
+            ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=8)
+            ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_attention(weights, tokens, title: str, ax=None):
+    """One head's (T, T) attention weights as a heatmap with the tokens on both axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 5), dpi=100)
+    image = ax.imshow(weights.numpy(), cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=8)
+    ax.set_yticks(range(len(tokens)), tokens, fontsize=8)
+    ax.set(title=title, xlabel="attends to (key)", ylabel="token (query)")
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="attention weight")
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_attention_heads(weights, tokens, title: str, columns: int = 4):
+    """Every head of one layer, (H, T, T) weights, as a grid of small heatmaps (token labels on the edges)."""
+    import matplotlib.pyplot as plt
+
+    heads = weights.shape[0]
+    rows = -(-heads // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3 * rows), dpi=100, squeeze=False)
+    for h, ax in enumerate(axes.flat):
+        if h >= heads:
+            ax.axis("off")
+            continue
+        ax.imshow(weights[h].numpy(), cmap="viridis", vmin=0, vmax=1)
+        ax.set_title(f"head {h}", fontsize=9)
+        ax.set_xticks(range(len(tokens)), tokens if h // columns == rows - 1 else [], rotation=90, fontsize=6)
+        ax.set_yticks(range(len(tokens)), tokens if h % columns == 0 else [], fontsize=6)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_matrix(matrix, title: str, xlabel: str, ylabel: str, cmap: str = "RdBu"):
+    """A 2-D tensor as a heatmap with a colour bar (e.g. the sinusoidal position table)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.4), dpi=100)
+    image = ax.imshow(matrix.numpy(), cmap=cmap, aspect="auto")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    return fig
