@@ -1,0 +1,121 @@
+"""Text classification with a fine-tuned encoder: tokenise, batch with dynamic padding, predict, evaluate.
+
+    tokenized = tokenize(dataset_dict, tokenizer)             # input_ids, attention_mask, labels
+    loader = make_loader(tokenized["train"], tokenizer, batch_size=32, shuffle=True)
+    predictions, probabilities = predict(model, tokenizer, texts)
+
+Dynamic padding: each batch is padded to its own longest sentence (transformers' DataCollatorWithPadding),
+not to one global maximum, so short batches cost less.
+"""
+
+import numpy as np
+import torch
+
+from sftlab.metrics import classification_metrics
+
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def _check_texts(texts, where: str) -> None:
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"{where}: text {i} is {type(text).__name__} {text!r:.40}, expected a string")
+
+
+def tokenize(dataset, tokenizer, max_length: int = 64, text_column: str = "text", label_column: str = "label"):
+    """Tokenise every split (truncating to max_length tokens, no padding yet) and keep only model inputs + labels."""
+    from datasets import DatasetDict
+
+    splits = dataset if isinstance(dataset, DatasetDict) else {"data": dataset}
+    for name, split in splits.items():
+        if len(split) == 0:
+            raise ValueError(f"split {name!r} is empty: nothing to tokenise")
+        if text_column not in split.column_names:
+            raise ValueError(f"split {name!r} has no {text_column!r} column (columns: {split.column_names})")
+        _check_texts(split[text_column], f"split {name!r}")
+
+    def encode(batch):
+        encoded = tokenizer(batch[text_column], truncation=True, max_length=max_length)
+        if label_column in batch:
+            encoded["labels"] = batch[label_column]
+        return encoded
+
+    def one(split):
+        drop = [c for c in split.column_names if c not in MODEL_INPUTS]
+        return split.map(encode, batched=True, remove_columns=drop)
+
+    return DatasetDict({name: one(split) for name, split in splits.items()}) if isinstance(dataset, DatasetDict) \
+        else one(dataset)
+
+
+def make_loader(tokenized_split, tokenizer, batch_size: int = 32, shuffle: bool = False, seed: int = 0,
+                pad_to: int | None = None):
+    """A DataLoader of padded batches; pad_to=None pads each batch to its longest sentence (dynamic padding),
+    an int pads every batch to that fixed length (the slow way, for comparison)."""
+    from torch.utils.data import DataLoader
+    from transformers import DataCollatorWithPadding
+
+    if len(tokenized_split) == 0:
+        raise ValueError("cannot batch an empty dataset")
+    collator = DataCollatorWithPadding(tokenizer, padding="max_length" if pad_to else "longest", max_length=pad_to)
+    generator = torch.Generator().manual_seed(seed)  # same shuffling order on every run
+    return DataLoader(tokenized_split.with_format("torch"), batch_size=batch_size, shuffle=shuffle,
+                      collate_fn=collator, generator=generator)
+
+
+def metrics_for(label_names: list[str]):
+    """A compute_metrics(logits_list, labels_list) for training.train/evaluate: accuracy and macro-F1."""
+    def compute(logits, labels):
+        predictions = torch.cat(logits).argmax(-1)
+        scores = classification_metrics(torch.cat(labels), predictions, label_names)
+        return {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
+    return compute
+
+
+@torch.no_grad()
+def predict(model, tokenizer, texts: list[str], batch_size: int = 64, max_length: int = 128):
+    """(predicted class ids (N,), class probabilities (N, K)) as numpy arrays, model in eval mode."""
+    if isinstance(texts, str):
+        raise TypeError("predict takes a list of texts; wrap a single text in a list")
+    _check_texts(texts, "predict")
+    if not texts:
+        raise ValueError("predict got an empty list of texts")
+    model.eval()
+    device = next(model.parameters()).device
+    probabilities = []
+    for start in range(0, len(texts), batch_size):
+        batch = tokenizer(texts[start:start + batch_size], padding=True, truncation=True, max_length=max_length,
+                          return_tensors="pt").to(device)
+        probabilities.append(model(**batch).logits.softmax(-1).float().cpu())
+    probabilities = torch.cat(probabilities).numpy()
+    return probabilities.argmax(-1), probabilities
+
+
+def evaluate_texts(model, tokenizer, dataset, label_names: list[str]) -> dict:
+    """classification_metrics of the model on a dataset with text and label columns, plus its predictions."""
+    predictions, probabilities = predict(model, tokenizer, dataset["text"])
+    scores = classification_metrics(np.asarray(dataset["label"]), predictions, label_names)
+    return {**scores, "predictions": predictions, "probabilities": probabilities}
+
+
+def class_weights(labels, num_classes: int) -> torch.Tensor:
+    """Inverse-frequency weights N / (K · n_k): each class contributes equally to the loss in total."""
+    counts = torch.bincount(torch.as_tensor(labels), minlength=num_classes).float()
+    if (counts == 0).any():
+        raise ValueError(f"class(es) {torch.nonzero(counts == 0).flatten().tolist()} never occur: no weight exists")
+    return counts.sum() / (num_classes * counts)
+
+
+def weighted_loss(weights: torch.Tensor):
+    """A loss_fn(outputs, batch) for training.train: cross-entropy with per-class weights."""
+    def loss_fn(outputs, batch):
+        return torch.nn.functional.cross_entropy(outputs.logits, batch["labels"],
+                                                 weight=weights.to(outputs.logits.device))
+    return loss_fn
+
+
+def freeze_encoder(model) -> int:
+    """Freeze everything but the classification head; returns how many parameters still train."""
+    for name, param in model.named_parameters():
+        param.requires_grad = name.startswith(("classifier", "score"))
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
