@@ -3,6 +3,7 @@
 #   make test    set up (once) and run all tests: unit tests + every notebook (nbval)
 #   make bench   execute every notebook headless; table of wall time and peak memory
 #   make doctor  is this machine ready for the course?
+#   make accelerate-demo  a short chapter-03 fine-tune in 2 processes (DDP over gloo) with accelerate
 
 PYTHON ?= python3
 VENV   := .venv
@@ -13,7 +14,7 @@ STAMP  := $(VENV)/.sftlab-installed
 TORCH_SPEC     ?= torch==2.13.0
 PIP_TORCH_ARGS ?=
 
-.PHONY: setup lab test bench doctor lint clean
+.PHONY: setup lab test bench doctor lint clean accelerate-demo
 
 setup: $(STAMP)
 
@@ -30,7 +31,7 @@ lab: setup
 	$(BIN)/jupyter lab notebooks/
 
 test: setup
-	$(BIN)/ruff check sftlab tests benchmarks
+	$(BIN)/ruff check sftlab tests benchmarks scripts
 	$(BIN)/pytest
 
 bench: setup
@@ -39,8 +40,15 @@ bench: setup
 doctor: setup
 	$(BIN)/sftlab doctor
 
+# --multi_gpu selects accelerate's torchrun launcher; without a GPU the script runs on the CPU over gloo.
+ACCELERATE_DEMO := $(BIN)/accelerate launch --multi_gpu --num_processes 2 --num_machines 1 \
+	--mixed_precision no --dynamo_backend no scripts/accelerate_sentiment.py
+
+accelerate-demo: setup
+	$(ACCELERATE_DEMO)
+
 lint: setup
-	$(BIN)/ruff check sftlab tests benchmarks
+	$(BIN)/ruff check sftlab tests benchmarks scripts
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

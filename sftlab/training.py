@@ -131,6 +131,10 @@ def evaluate(model, loader, compute_metrics: Callable | None = None, loss_fn=Non
                 batch_logits, batch_labels = accelerator.gather_for_metrics((batch_logits, batch_labels))
             logits.append(batch_logits.float().cpu())
             labels.append(batch_labels.cpu())
+    if accelerator is not None and accelerator.num_processes > 1:
+        # every process must see the same loss, or early stopping would stop some processes and not others
+        totals = accelerator.reduce(torch.tensor([total_loss, float(count)], device=accelerator.device), "sum")
+        total_loss, count = totals[0].item(), int(totals[1].item())
     if count == 0:
         raise ValueError("the evaluation loader is empty")
     results = {"loss": total_loss / count}
