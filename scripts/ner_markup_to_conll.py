@@ -28,7 +28,7 @@ ABBREVIATIONS = ("Dr", "Mr", "Mrs", "Ms", "St", "Mt", "Jr", "Prof", "Gen", "Col"
 TOKEN = re.compile(
     r"\b(?:" + "|".join(ABBREVIATIONS) + r")\."      # Dr. Inc. St. — one token with the stop
     r"|(?:[A-Za-z]\.){2,}"                          # U.S. a.m. U.K.
-    r"|\d+(?:[.,:/]\d+)*(?:st|nd|rd|th|s)?(?:-\w+)*"  # 1,200  3.5  7:30  1990s  21st  2-1  10-year-old
+    r"|\d+(?:[.,:/]\d+)*\w*(?:-\w+)*"                # 1,200  3.5  7:30  1990s  21st  5G  2-1  10-year-old
     r"|\w+(?:['’&.-]\w+)*"                           # words: well-known, O'Brien, AT&T, Amazon.com
     r"|'(?:s|re|ve|ll|d|m)\b"                        # a clitic after an entity: [PER Smith]'s
     r"|\.\.\."                                       # an ellipsis
