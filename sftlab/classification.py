@@ -8,6 +8,8 @@ Dynamic padding: each batch is padded to its own longest sentence (transformers'
 not to one global maximum, so short batches cost less.
 """
 
+import re
+
 import numpy as np
 import torch
 
@@ -49,9 +51,13 @@ def tokenize(dataset, tokenizer, max_length: int = 64, text_column: str = "text"
 
 
 def make_loader(tokenized_split, tokenizer, batch_size: int = 32, shuffle: bool = False, seed: int = 0,
-                pad_to: int | None = None):
+                pad_to: int | None = None, group_by_length: bool = False):
     """A DataLoader of padded batches; pad_to=None pads each batch to its longest sentence (dynamic padding),
-    an int pads every batch to that fixed length (the slow way, for comparison)."""
+    an int pads every batch to that fixed length (the slow way, for comparison).
+
+    group_by_length=True (training only) shuffles, then sorts sentences by length within groups of 50 batches
+    (transformers' LengthGroupedSampler, as Trainer's `group_by_length`): batches hold sentences of similar
+    length, so dynamic padding adds few [PAD] tokens, while the order still changes every epoch."""
     from torch.utils.data import DataLoader
     from transformers import DataCollatorWithPadding
 
@@ -59,6 +65,16 @@ def make_loader(tokenized_split, tokenizer, batch_size: int = 32, shuffle: bool 
         raise ValueError("cannot batch an empty dataset")
     collator = DataCollatorWithPadding(tokenizer, padding="max_length" if pad_to else "longest", max_length=pad_to)
     generator = torch.Generator().manual_seed(seed)  # same shuffling order on every run
+    if group_by_length:
+        from transformers.trainer_pt_utils import LengthGroupedSampler
+
+        if not shuffle:
+            raise ValueError("group_by_length reorders the data like shuffle=True does; pass shuffle=True too "
+                             "(for evaluation keep the order: group_by_length=False)")
+        lengths = [len(ids) for ids in tokenized_split["input_ids"]]
+        sampler = LengthGroupedSampler(batch_size, lengths=lengths, generator=generator)
+        return DataLoader(tokenized_split.with_format("torch"), batch_size=batch_size, sampler=sampler,
+                          collate_fn=collator)
     return DataLoader(tokenized_split.with_format("torch"), batch_size=batch_size, shuffle=shuffle,
                       collate_fn=collator, generator=generator)
 
@@ -119,3 +135,47 @@ def freeze_encoder(model) -> int:
     for name, param in model.named_parameters():
         param.requires_grad = name.startswith(("classifier", "score"))
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# ---------------------------------------------------------------- features for baselines (no fine-tuning)
+
+def word_tokens(text: str) -> list[str]:
+    """Lower-cased words split the way GloVe's corpus was: "wasn't" → ["was", "n't"], punctuation dropped."""
+    return re.findall(r"n't|[a-z0-9]+", text.lower().replace("n't", " n't"))
+
+
+def average_word_vectors(texts, keyed_vectors) -> tuple[np.ndarray, float]:
+    """(N, D) mean of each text's word vectors, and the share of words found in the vocabulary.
+
+    Words missing from the vocabulary are skipped; a text with none found gets the zero vector."""
+    _check_texts(texts, "average_word_vectors")
+    features = np.zeros((len(texts), keyed_vectors.vector_size), dtype=np.float32)
+    found = total = 0
+    for i, text in enumerate(texts):
+        words = word_tokens(text)
+        known = [w for w in words if w in keyed_vectors.key_to_index]
+        found, total = found + len(known), total + len(words)
+        if known:
+            features[i] = keyed_vectors[known].mean(axis=0)
+    return features, found / max(total, 1)
+
+
+@torch.no_grad()
+def encoder_features(model, tokenizer, texts, batch_size: int = 64, max_length: int = 64) -> dict:
+    """Frozen sentence features from an encoder (or a classifier's encoder), as numpy arrays (N, C):
+
+    "pooler": the [CLS] vector after BERT's pooler (dense + tanh), exactly what the classification head reads;
+    "mean":   the average of the last layer's token vectors over real tokens (padding excluded)."""
+    _check_texts(texts, "encoder_features")
+    encoder = getattr(model, "base_model", model)      # BertForSequenceClassification → its BertModel
+    encoder.eval()
+    device = next(encoder.parameters()).device
+    pooled, means = [], []
+    for start in range(0, len(texts), batch_size):
+        batch = tokenizer(list(texts[start:start + batch_size]), padding=True, truncation=True,
+                          max_length=max_length, return_tensors="pt").to(device)
+        outputs = encoder(**batch)
+        mask = batch["attention_mask"].unsqueeze(-1).to(outputs.last_hidden_state.dtype)   # (B, T, 1)
+        means.append((outputs.last_hidden_state * mask).sum(1) / mask.sum(1))
+        pooled.append(outputs.pooler_output)
+    return {"pooler": torch.cat(pooled).float().cpu().numpy(), "mean": torch.cat(means).float().cpu().numpy()}

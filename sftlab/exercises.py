@@ -494,3 +494,351 @@ register(Exercise(
 def check_bert_layer_parameters(fn, raise_on_failure=False):
     """Check your bert_layer_parameters(d_model, d_ff) against the reference."""
     return check("bert_layer_parameters", fn, raise_on_failure)
+
+
+# ---------------------------------------------------------------- chapter 01: word embeddings
+
+def sgns_loss_solution(v, u_pos, u_neg):
+    """Mean skip-gram negative-sampling loss: v, u_pos (B, D) centre and context vectors, u_neg (B, K, D) noise."""
+    import torch.nn.functional as F
+
+    pos = (v * u_pos).sum(-1)                              # (B,) score of the real pair
+    neg = (u_neg @ v.unsqueeze(-1)).squeeze(-1)            # (B, K) scores of the noise pairs
+    return -(F.logsigmoid(pos) + F.logsigmoid(-neg).sum(-1)).mean()
+
+
+def _sgns_cases():
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    small = [torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g), torch.randn(4, 2, 3, generator=g)]
+    trained = [torch.randn(8, 16, generator=g), torch.randn(8, 16, generator=g), torch.randn(8, 5, 16, generator=g)]
+    # large scores, as after training: a real pair scored -120 and a noise pair scored +120
+    v = torch.tensor([[10.0, 0.0], [0.0, 1.0]])
+    u_pos = torch.tensor([[-12.0, 0.0], [0.0, 2.0]])
+    u_neg = torch.tensor([[[12.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, -1.0]]])
+    return [tuple(small), tuple(trained), (v, u_pos, u_neg)]
+
+
+def _sgns(v, u_pos, u_neg, sign=-1.0, reduce_k="sum", reduce_b="mean", log_sigmoid=None):
+    import torch.nn.functional as F
+
+    log_sigmoid = log_sigmoid or F.logsigmoid
+    pos = (v * u_pos).sum(-1)
+    neg = (u_neg @ v.unsqueeze(-1)).squeeze(-1)
+    noise = getattr(log_sigmoid(sign * neg), reduce_k)(-1)
+    return getattr(-(log_sigmoid(pos) + noise), reduce_b)()
+
+
+register(Exercise(
+    name="sgns_loss",
+    task="sgns_loss(v, u_pos, u_neg): the mean over the batch of −log σ(v·u_pos) − Σ_k log σ(−v·u_neg_k), "
+         "a 0-dim tensor",
+    hint="scores: (v * u_pos).sum(-1) is (B,), (u_neg @ v.unsqueeze(-1)).squeeze(-1) is (B, K); "
+         "torch.nn.functional.logsigmoid is log σ without overflow; note the minus sign on the noise scores",
+    reference=sgns_loss_solution,
+    cases=_sgns_cases,
+    mistakes=[
+        Mistake(lambda v, u_pos, u_neg: _sgns(v, u_pos, u_neg, sign=1.0),
+                "you used log σ(+v·u_k) for the noise words: that rewards scoring noise *high*. Noise pairs "
+                "should be pushed apart: log σ(−v·u_k)."),
+        Mistake(lambda v, u_pos, u_neg: -_sgns(v, u_pos, u_neg),
+                "you returned the log-likelihood, not the loss: negate it (a loss is minimised)."),
+        Mistake(lambda v, u_pos, u_neg: _sgns(v, u_pos, u_neg, reduce_k="mean"),
+                "you averaged over the K noise words: the objective sums them, Σ_k log σ(−v·u_k)."),
+        Mistake(lambda v, u_pos, u_neg: _sgns(v, u_pos, u_neg, reduce_b="sum"),
+                "you summed over the batch: this exercise wants the mean over the B pairs."),
+        Mistake(lambda v, u_pos, u_neg: _sgns(v, u_pos, u_neg, log_sigmoid=lambda x: x.sigmoid().log()),
+                "log(sigmoid(x)) underflows: σ(−120) rounds to 0 in float32 and log(0) = -inf. "
+                "Use torch.nn.functional.logsigmoid(x), which computes log σ(x) stably."),
+    ],
+))
+
+
+def check_sgns_loss(fn, raise_on_failure=False):
+    """Check your sgns_loss(v, u_pos, u_neg) against the reference."""
+    return check("sgns_loss", fn, raise_on_failure)
+
+
+def analogy_3cosadd_solution(vectors, a, b, c):
+    """a : b :: c : ?  The row id (int) maximising cos(w, b̂ − â + ĉ) over unit rows of vectors (V, D),
+    never a, b or c themselves."""
+    import torch
+
+    unit = vectors / vectors.norm(dim=1, keepdim=True)     # (V, D): cosine = dot product of unit rows
+    target = unit[b] - unit[a] + unit[c]                    # (D,)
+    scores = unit @ target                                  # (V,); ranking by cos(w, target) needs no ‖target‖
+    scores[[a, b, c]] = -torch.inf                          # otherwise b or c usually wins
+    return int(scores.argmax())
+
+
+def _analogy_cases():
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    # rows: 0 man, 1 king, 2 woman, 3 queen, 4 a long vector near king, 5 unrelated, 6 near man − king + woman
+    toy = torch.tensor([[1.0, 0.0, 0.2], [1.0, 1.0, 0.0], [0.0, 0.1, 1.0], [0.6, 1.0, 0.6],
+                        [9.0, 9.0, 1.5], [-1.0, 0.3, -0.4], [0.5, -0.5, 1.0]])
+    return [(toy, 0, 1, 2), (torch.randn(40, 8, generator=g), 3, 17, 25),
+            (torch.randn(200, 16, generator=g) * torch.rand(200, 1, generator=g) * 5, 10, 20, 30)]
+
+
+def _analogy(vectors, a, b, c, normalise=True, exclude=True, sign=1):
+    import torch
+
+    unit = vectors / vectors.norm(dim=1, keepdim=True) if normalise else vectors
+    scores = unit @ (sign * (unit[b] - unit[a]) + unit[c])
+    if exclude:
+        scores[[a, b, c]] = -torch.inf
+    return int(scores.argmax())
+
+
+register(Exercise(
+    name="analogy_3cosadd",
+    task="analogy_3cosadd(vectors, a, b, c): the row id (int) of the word d with a : b :: c : d by 3CosAdd, "
+         "excluding a, b and c",
+    hint="normalise the rows to length 1, score every row against unit[b] - unit[a] + unit[c], "
+         "set the scores of a, b, c to -inf, and return int(scores.argmax())",
+    reference=analogy_3cosadd_solution,
+    cases=_analogy_cases,
+    mistakes=[
+        Mistake(lambda vectors, a, b, c: _analogy(vectors, a, b, c, exclude=False),
+                "you did not exclude the question words: b − a + c is usually closest to b or c itself. "
+                "Set their scores to -inf before the argmax (gensim and word2vec do the same)."),
+        Mistake(lambda vectors, a, b, c: _analogy(vectors, a, b, c, normalise=False),
+                "you used raw dot products: long vectors (frequent words) win whatever their direction. "
+                "Normalise the rows to length 1 first, so that scores are cosines."),
+        Mistake(lambda vectors, a, b, c: _analogy(vectors, a, b, c, sign=-1),
+                "you computed a − b + c: the offset goes from a to b, so the target is b − a + c."),
+    ],
+))
+
+
+def check_analogy_3cosadd(fn, raise_on_failure=False):
+    """Check your analogy_3cosadd(vectors, a, b, c) against the reference."""
+    return check("analogy_3cosadd", fn, raise_on_failure)
+
+
+def keep_probability_solution(counts, sample):
+    """P(keep) of each word under frequent-word subsampling: (√(f/t) + 1)·t/f, at most 1, f = count / total."""
+    import torch
+
+    f = counts / counts.sum()                               # each word's share of the tokens
+    return torch.clamp((torch.sqrt(f / sample) + 1) * sample / f, max=1.0)
+
+
+def _keep_cases():
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    zipf = 1e6 / torch.arange(1, 51, dtype=torch.float64)   # word frequencies fall as 1/rank
+    return [(torch.tensor([5000.0, 300.0, 20.0, 1.0]), 1e-3), (zipf, 1e-3), (zipf, 1e-4),
+            (torch.randint(1, 10_000, (30,), generator=g).double(), 1e-2)]
+
+
+def _keep(counts, sample, frequencies=True, cap=True):
+    import torch
+
+    f = counts / counts.sum() if frequencies else counts
+    p = (torch.sqrt(f / sample) + 1) * sample / f
+    return torch.clamp(p, max=1.0) if cap else p
+
+
+def _keep_as_in_the_paper(counts, sample):
+    import torch
+
+    return torch.clamp(torch.sqrt(sample / (counts / counts.sum())), max=1.0)
+
+
+register(Exercise(
+    name="keep_probability",
+    task="keep_probability(counts, sample): P(keep) per word for word2vec's subsampling, "
+         "(√(f/t) + 1)·t/f capped at 1, with f = count / total count and t = sample",
+    hint="f = counts / counts.sum(); then torch.clamp((torch.sqrt(f / sample) + 1) * sample / f, max=1.0)",
+    reference=keep_probability_solution,
+    cases=_keep_cases,
+    mistakes=[
+        Mistake(lambda counts, sample: _keep(counts, sample, cap=False),
+                "your probabilities go above 1 for rare words: cap them with torch.clamp(..., max=1.0)."),
+        Mistake(lambda counts, sample: _keep(counts, sample, frequencies=False),
+                "you used raw counts where the formula needs frequencies: divide counts by counts.sum() first."),
+        Mistake(_keep_as_in_the_paper,
+                "that is √(t/f), the keep probability of the word2vec paper; this exercise follows word2vec's "
+                "C code and gensim, (√(f/t) + 1)·t/f, which keeps more of the frequent words."),
+        Mistake(lambda counts, sample: 1 - keep_probability_solution(counts, sample),
+                "you returned the probability of *discarding* a word: keep = 1 − discard."),
+    ],
+))
+
+
+def check_keep_probability(fn, raise_on_failure=False):
+    """Check your keep_probability(counts, sample) against the reference."""
+    return check("keep_probability", fn, raise_on_failure)
+
+
+# ---------------------------------------------------------------- notebook 03 exercises
+
+def macro_f1_solution(y_true, y_pred, num_classes):
+    """Mean over classes of F1_k = 2·TP_k / (2·TP_k + FP_k + FN_k) — the harmonic mean of precision and recall,
+    written so that a class never predicted (precision 0/0) scores 0 instead of nan."""
+    import torch
+
+    scores = []
+    for k in range(num_classes):
+        tp = ((y_pred == k) & (y_true == k)).sum()
+        fp = ((y_pred == k) & (y_true != k)).sum()
+        fn = ((y_pred != k) & (y_true == k)).sum()
+        denominator = 2 * tp + fp + fn
+        scores.append(2 * tp / denominator if denominator > 0 else torch.tensor(0.0))
+    return torch.stack(scores).float().mean()
+
+
+def _macro_f1_cases():
+    import torch
+
+    g = torch.Generator().manual_seed(3)
+    return [(torch.tensor([0, 0, 0, 0, 0, 0, 1, 1]), torch.tensor([0, 0, 0, 0, 1, 1, 1, 0]), 2),
+            (torch.randint(0, 3, (40,), generator=g), torch.randint(0, 3, (40,), generator=g), 3),
+            (torch.tensor([0, 1, 2, 2, 1, 0]), torch.tensor([0, 0, 0, 0, 0, 0]), 3)]   # classes never predicted
+
+
+def _per_class(y_true, y_pred, num_classes):
+    """(precision, recall, support) per class, with 0/0 left as nan."""
+    import torch
+
+    tp = torch.stack([((y_pred == k) & (y_true == k)).sum() for k in range(num_classes)]).double()
+    predicted = torch.stack([(y_pred == k).sum() for k in range(num_classes)]).double()
+    support = torch.stack([(y_true == k).sum() for k in range(num_classes)]).double()
+    return tp / predicted, tp / support, support
+
+
+def _f1_arithmetic(y_true, y_pred, num_classes):
+    precision, recall, _ = _per_class(y_true, y_pred, num_classes)
+    return ((precision.nan_to_num(0) + recall.nan_to_num(0)) / 2).float().mean()
+
+
+def _f1_support_weighted(y_true, y_pred, num_classes):
+    import torch
+
+    f1 = torch.stack([2 * ((y_pred == k) & (y_true == k)).sum() /
+                      ((y_pred == k).sum() + (y_true == k).sum()).clamp(min=1) for k in range(num_classes)])
+    support = torch.stack([(y_true == k).sum() for k in range(num_classes)])
+    return ((f1 * support).sum() / len(y_true)).float()
+
+
+def _f1_nan(y_true, y_pred, num_classes):
+    precision, recall, _ = _per_class(y_true, y_pred, num_classes)
+    return (2 * precision * recall / (precision + recall)).float().mean()
+
+
+register(Exercise(
+    name="macro_f1",
+    task="macro_f1(y_true, y_pred, num_classes): the unweighted mean of the per-class F1 scores, a 0-dim tensor",
+    hint="for each class k count TP, FP, FN; F1_k = 2TP / (2TP + FP + FN); average the K values",
+    reference=macro_f1_solution,
+    cases=_macro_f1_cases,
+    mistakes=[
+        Mistake(lambda y_true, y_pred, num_classes: (y_true == y_pred).float().mean(),
+                "that is accuracy (for single-label data it equals micro-F1); macro-F1 computes F1 per class "
+                "and averages those, so a rare class counts as much as a frequent one"),
+        Mistake(_f1_support_weighted,
+                "you weighted each class's F1 by its support (scikit-learn's average='weighted'); macro gives "
+                "every class the same weight"),
+        Mistake(_f1_arithmetic,
+                "you averaged precision and recall arithmetically; F1 is their harmonic mean 2PR / (P + R), "
+                "which is low when either is low"),
+        Mistake(_f1_nan,
+                "a class that is never predicted has precision 0/0 = nan, and the nan spread into the mean; "
+                "count its F1 as 0 (2TP / (2TP + FP + FN) never divides by zero unless the class is absent)"),
+    ],
+))
+
+
+def check_macro_f1(fn, raise_on_failure=False):
+    """Check your macro_f1(y_true, y_pred, num_classes) against the reference."""
+    return check("macro_f1", fn, raise_on_failure)
+
+
+def class_weights_solution(labels, num_classes):
+    """w_k = N / (K · n_k): the rare class weighs more, and the weights average to 1 over the examples."""
+    import torch
+
+    counts = torch.bincount(labels, minlength=num_classes).float()
+    return len(labels) / (num_classes * counts)
+
+
+def _class_weight_cases():
+    import torch
+
+    return [(torch.tensor([0, 0, 0, 1]), 2), (torch.tensor([0] * 90 + [1] * 10), 2),
+            (torch.tensor([2, 0, 1, 1, 2, 2, 2, 2]), 3)]
+
+
+register(Exercise(
+    name="class_weights",
+    task="class_weights(labels, num_classes): inverse-frequency weights N / (K · n_k) as a float tensor (K,)",
+    hint="torch.bincount(labels, minlength=num_classes) counts each class",
+    reference=class_weights_solution,
+    cases=_class_weight_cases,
+    mistakes=[
+        Mistake(lambda labels, num_classes: torch_bincount(labels, num_classes) / len(labels),
+                "these are the class frequencies n_k / N; the weights are their inverse, so the rare class "
+                "weighs more"),
+        Mistake(lambda labels, num_classes: 1 / torch_bincount(labels, num_classes),
+                "right direction, wrong scale: 1 / n_k makes the loss tiny; N / (K · n_k) keeps the weighted "
+                "loss on the scale of the plain one (the weights average to 1 over the examples)"),
+        Mistake(lambda labels, num_classes: len(labels) / torch_bincount(labels, num_classes),
+                "almost: divide by K as well, N / (K · n_k), so a balanced set gets weight 1 for every class"),
+    ],
+))
+
+
+def torch_bincount(labels, num_classes):
+    import torch
+
+    return torch.bincount(labels, minlength=num_classes).float()
+
+
+def check_class_weights(fn, raise_on_failure=False):
+    """Check your class_weights(labels, num_classes) against the reference."""
+    return check("class_weights", fn, raise_on_failure)
+
+
+def mean_pooling_solution(hidden, attention_mask):
+    """(B, T, C) token vectors → (B, C) mean over the real tokens (attention_mask 1), padding left out."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)          # (B, T, 1)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1)
+
+
+def _pooling_cases():
+    import torch
+
+    g = torch.Generator().manual_seed(4)
+    return [(torch.randn(2, 5, 3, generator=g), torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]])),
+            (torch.randn(3, 7, 8, generator=g), torch.tensor([[1] * 7, [1] * 4 + [0] * 3, [1] * 2 + [0] * 5]))]
+
+
+register(Exercise(
+    name="mean_pooling",
+    task="mean_pooling(hidden, attention_mask): (B, T, C), (B, T) → (B, C) mean over real tokens only",
+    hint="multiply by the mask (unsqueezed to (B, T, 1)), sum over T, divide by each row's number of real tokens",
+    reference=mean_pooling_solution,
+    cases=_pooling_cases,
+    mistakes=[
+        Mistake(lambda hidden, attention_mask: hidden.mean(dim=1),
+                "you averaged over the [PAD] positions too: multiply by the attention mask and divide by the "
+                "number of real tokens"),
+        Mistake(lambda hidden, attention_mask: (hidden * attention_mask.unsqueeze(-1)).sum(1) / hidden.size(1),
+                "you zeroed the padding but divided by the padded length T; divide by each sentence's own "
+                "number of real tokens, attention_mask.sum(1)"),
+        Mistake(lambda hidden, attention_mask: (hidden * attention_mask.unsqueeze(-1)).sum(1),
+                "that is the sum over real tokens; divide by their number to get the mean"),
+        Mistake(lambda hidden, attention_mask: hidden[:, 0],
+                "that is the first token's vector ([CLS] pooling), not the mean of the tokens"),
+    ],
+))
+
+
+def check_mean_pooling(fn, raise_on_failure=False):
+    """Check your mean_pooling(hidden, attention_mask) against the reference."""
+    return check("mean_pooling", fn, raise_on_failure)

@@ -59,7 +59,8 @@ class History:
         """One line per epoch."""
         lines = []
         for e in self.epochs:
-            val = "  ".join(f"val {k} {v:.4f}" for k, v in e.items() if k not in ("epoch", "train_loss"))
+            val = "  ".join(f"val {k.removeprefix('val_')} {v:.4f}"
+                            for k, v in e.items() if k not in ("epoch", "train_loss"))
             mark = "  ← best" if e["epoch"] == self.best_epoch else ""
             lines.append(f"epoch {e['epoch']}: train loss {e['train_loss']:.4f}  {val}{mark}")
         if self.stopped_early:

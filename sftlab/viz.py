@@ -114,3 +114,114 @@ def plot_matrix(matrix, title: str, xlabel: str, ylabel: str, cmap: str = "RdBu"
     fig.colorbar(image, ax=ax)
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------------- chapter 01: word embeddings
+
+def plot_projection(points, labels, groups=None, title: str = "", xlabel: str = "PC 1", ylabel: str = "PC 2",
+                    arrows=()):
+    """A 2-D scatter of (N, 2) points with a text label each; `groups` (N names) colours them, `arrows`
+    are (from, to) index pairs drawn as arrows (e.g. country → capital)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    points = np.asarray(points)
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) != len(labels):
+        raise ValueError(f"expected (N, 2) points and N labels, got points {points.shape} and {len(labels)} labels")
+    groups = list(groups) if groups is not None else [""] * len(points)
+    fig, ax = plt.subplots(figsize=(7, 5.5), dpi=100)
+    for group in dict.fromkeys(groups):
+        rows = [i for i, g in enumerate(groups) if g == group]
+        ax.scatter(points[rows, 0], points[rows, 1], s=25, label=group or None)
+    for (x, y), label in zip(points, labels, strict=True):
+        ax.annotate(label, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=8)
+    for start, end in arrows:
+        ax.annotate("", xy=points[end], xytext=points[start],
+                    arrowprops={"arrowstyle": "->", "color": "grey", "alpha": 0.6})
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if any(groups):
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_bars(categories, series: dict, title: str, xlabel: str, ylabel: str = ""):
+    """Horizontal bars, one group per category and one bar per entry of `series` ({label: values})."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    for label, values in series.items():
+        if len(values) != len(categories):
+            raise ValueError(f"series {label!r} has {len(values)} values for {len(categories)} categories")
+    fig, ax = plt.subplots(figsize=(7, 0.25 * len(categories) * max(1, len(series)) + 1.2), dpi=100)
+    height = 0.8 / len(series)
+    y = np.arange(len(categories))
+    for i, (label, values) in enumerate(series.items()):
+        bars = ax.barh(y + i * height, values, height=height, label=label)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
+    ax.set_yticks(y + height * (len(series) - 1) / 2, categories, fontsize=8)
+    ax.invert_yaxis()   # first category on top, as in a table
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if len(series) > 1:
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------- chapter 03: fine-tuning a classifier
+
+def plot_history(history, title: str = "Training history"):
+    """sftlab.training.History in three panels: loss per optimizer step (with the per-epoch means), the
+    learning-rate schedule, and every validation metric per epoch."""
+    import matplotlib.pyplot as plt
+
+    if not history.steps:
+        raise ValueError("the history holds no optimizer steps: was the model trained?")
+    steps = [s["step"] for s in history.steps]
+    fig, (loss_ax, lr_ax, val_ax) = plt.subplots(1, 3, figsize=(13, 3.4), dpi=100)
+    loss_ax.plot(steps, [s["loss"] for s in history.steps], lw=0.8, alpha=0.6, label="train loss (one batch)")
+    ends = [max(s["step"] for s in history.steps if s["epoch"] == e["epoch"]) for e in history.epochs]
+    loss_ax.plot(ends, [e["train_loss"] for e in history.epochs], "o-", label="train loss (epoch mean)")
+    if all("val_loss" in e for e in history.epochs):
+        loss_ax.plot(ends, [e["val_loss"] for e in history.epochs], "s-", label="validation loss")
+    loss_ax.set(title="Loss", xlabel="optimizer step")
+    loss_ax.legend(fontsize=8)
+    lr_ax.plot(steps, [s["lr"] for s in history.steps])
+    lr_ax.set(title="Learning rate (warmup, then linear decay)", xlabel="optimizer step")
+    lr_ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
+    epochs = [e["epoch"] for e in history.epochs]
+    for key in [k for k in history.epochs[0] if k not in ("epoch", "train_loss", "val_loss")]:
+        val_ax.plot(epochs, [e[key] for e in history.epochs], "o-", label=f"validation {key}")
+    if history.best_epoch is not None:
+        val_ax.axvline(history.best_epoch, color="grey", ls="--", lw=1, label="best epoch (kept)")
+    val_ax.set(title="Validation metrics", xlabel="epoch", xticks=epochs)
+    val_ax.legend(fontsize=8)
+    for ax in (loss_ax, lr_ax, val_ax):
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion(matrix, label_names, title: str = "Confusion matrix", ax=None):
+    """A K × K confusion matrix (rows: true class, columns: predicted) with the count in every cell."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    matrix = np.asarray(matrix)
+    if matrix.shape != (len(label_names), len(label_names)):
+        raise ValueError(f"expected a {len(label_names)} × {len(label_names)} matrix for labels {label_names}, "
+                         f"got shape {matrix.shape}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.6, 3.2), dpi=100)
+    ax.imshow(matrix, cmap="Blues")
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(j, i, str(count), ha="center", va="center",
+                color="white" if count > matrix.max() / 2 else "black", fontsize=11)
+    ax.set_xticks(range(len(label_names)), label_names)
+    ax.set_yticks(range(len(label_names)), label_names)
+    ax.set(title=title, xlabel="predicted", ylabel="true")
+    ax.figure.tight_layout()
+    return ax.figure

@@ -90,3 +90,42 @@ def test_metrics_for_concatenates_batches():
     scores = compute([torch.tensor([[2.0, 1.0]]), torch.tensor([[0.0, 1.0], [1.0, 0.0]])],
                      [torch.tensor([0]), torch.tensor([1, 1])])
     assert scores["accuracy"] == pytest.approx(2 / 3)
+
+
+def test_group_by_length_batches_similar_lengths_and_still_shuffles(tokenizer):
+    texts = [" ".join(["word"] * n) for n in range(1, 65)]
+    tokenized = classification.tokenize(Dataset.from_dict({"text": texts, "label": [0, 1] * 32}), tokenizer)
+    grouped = list(classification.make_loader(tokenized, tokenizer, 4, shuffle=True, group_by_length=True))
+    plain = list(classification.make_loader(tokenized, tokenizer, 4, shuffle=True))
+    padding = {name: sum(int((b["attention_mask"] == 0).sum()) for b in loader)
+               for name, loader in [("grouped", grouped), ("plain", plain)]}
+    assert padding["grouped"] < padding["plain"] / 3
+    assert sorted(int(n) for b in grouped for n in b["attention_mask"].sum(1)) == sorted(
+        len(ids) for ids in tokenized["input_ids"])                                # every sentence, once
+    with pytest.raises(ValueError, match="shuffle=True"):
+        classification.make_loader(tokenized, tokenizer, 4, group_by_length=True)
+
+
+def test_word_tokens_split_like_glove():
+    assert classification.word_tokens("It wasn't BAD, at all!") == ["it", "was", "n't", "bad", "at", "all"]
+
+
+def test_average_word_vectors_skips_unknown_words():
+    from gensim.models import KeyedVectors
+
+    kv = KeyedVectors(vector_size=2)
+    kv.add_vectors(["good", "film"], np.array([[1.0, 0.0], [0.0, 3.0]]))
+    features, coverage = classification.average_word_vectors(["Good film", "good zzzz", "qqq"], kv)
+    np.testing.assert_allclose(features, [[0.5, 1.5], [1.0, 0.0], [0.0, 0.0]])
+    assert coverage == pytest.approx(3 / 5)
+    with pytest.raises(TypeError, match="expected a string"):
+        classification.average_word_vectors(["fine", 3], kv)
+
+
+def test_encoder_features_ignore_padding(model, tokenizer):
+    texts = ["short", "a somewhat longer sentence than the first one"]
+    together = classification.encoder_features(model, tokenizer, texts)
+    alone = classification.encoder_features(model, tokenizer, texts[:1])
+    assert together["mean"].shape == together["pooler"].shape == (2, 32)
+    np.testing.assert_allclose(together["mean"][0], alone["mean"][0], atol=1e-5)   # padding left out
+    np.testing.assert_allclose(together["pooler"][0], alone["pooler"][0], atol=1e-5)

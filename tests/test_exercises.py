@@ -233,3 +233,187 @@ def test_attention_mistakes_are_named(fn, diagnosis):
 ])
 def test_bert_layer_parameter_mistakes(fn, message):
     assert message in failure(exercises.check_bert_layer_parameters, fn)
+
+
+# ---------------------------------------------------------------- chapter 01: word embeddings
+
+def test_library_versions_of_the_chapter_01_exercises_pass():
+    def sgns_loss(v, u_pos, u_neg):   # as binary cross-entropy: real pair label 1, noise label 0
+        scores = torch.cat([(v * u_pos).sum(-1, keepdim=True), (u_neg @ v.unsqueeze(-1)).squeeze(-1)], dim=1)
+        labels = torch.zeros_like(scores)
+        labels[:, 0] = 1
+        return F.binary_cross_entropy_with_logits(scores, labels, reduction="sum") / len(v)
+
+    assert exercises.check_sgns_loss(sgns_loss)
+
+
+def _scores(v, u_pos, u_neg):
+    return (v * u_pos).sum(-1), (u_neg @ v.unsqueeze(-1)).squeeze(-1)       # (B,), (B, K)
+
+
+def _noise_sign_flipped(v, u_pos, u_neg):
+    pos, neg = _scores(v, u_pos, u_neg)
+    return -(F.logsigmoid(pos) + F.logsigmoid(neg).sum(-1)).mean()
+
+
+def _log_likelihood(v, u_pos, u_neg):
+    pos, neg = _scores(v, u_pos, u_neg)
+    return (F.logsigmoid(pos) + F.logsigmoid(-neg).sum(-1)).mean()
+
+
+def _mean_over_noise(v, u_pos, u_neg):
+    pos, neg = _scores(v, u_pos, u_neg)
+    return -(F.logsigmoid(pos) + F.logsigmoid(-neg).mean(-1)).mean()
+
+
+def _sum_over_batch(v, u_pos, u_neg):
+    pos, neg = _scores(v, u_pos, u_neg)
+    return -(F.logsigmoid(pos) + F.logsigmoid(-neg).sum(-1)).sum()
+
+
+@pytest.mark.parametrize("fn, diagnosis", [
+    (_noise_sign_flipped, "you used log σ(+v·u_k) for the noise words"),
+    (_log_likelihood, "you returned the log-likelihood, not the loss"),
+    (_mean_over_noise, "you averaged over the K noise words"),
+    (_sum_over_batch, "you summed over the batch"),
+])
+def test_sgns_loss_mistakes_are_named(fn, diagnosis):
+    assert f"diagnosis: {diagnosis}" in failure(exercises.check_sgns_loss, fn)
+
+
+def test_sgns_loss_with_log_of_sigmoid_overflows_on_large_scores():
+    def sgns_loss(v, u_pos, u_neg):
+        pos = (v * u_pos).sum(-1).sigmoid().log()
+        neg = (-(u_neg @ v.unsqueeze(-1)).squeeze(-1)).sigmoid().log().sum(-1)
+        return -(pos + neg).mean()
+
+    message = failure(exercises.check_sgns_loss, sgns_loss)
+    assert "case 3 of 3" in message and "your output has inf" in message
+    assert "diagnosis: log(sigmoid(x)) underflows" in message
+
+
+def test_analogy_reference_matches_gensim_on_the_toy_case():
+    from gensim.models import KeyedVectors
+
+    vectors, a, b, c = exercises.get_exercise("analogy_3cosadd").cases()[1]
+    kv = KeyedVectors(vector_size=vectors.shape[1])
+    kv.add_vectors([f"w{i}" for i in range(len(vectors))], vectors.numpy())
+    (best, _), = kv.most_similar(positive=[f"w{b}", f"w{c}"], negative=[f"w{a}"], topn=1)
+    assert best == f"w{exercises.analogy_3cosadd_solution(vectors, a, b, c)}"
+
+
+@pytest.mark.parametrize("fn, diagnosis", [
+    (lambda V, a, b, c: int((V / V.norm(dim=1, keepdim=True) @ (V[b] / V[b].norm() - V[a] / V[a].norm()
+                                                                + V[c] / V[c].norm())).argmax()),
+     "you did not exclude the question words"),
+    (lambda V, a, b, c: int(torch.cat([V @ (V[b] - V[a] + V[c])]).index_fill(0, torch.tensor([a, b, c]),
+                                                                            -float("inf")).argmax()),
+     "you used raw dot products"),
+])
+def test_analogy_mistakes_are_named(fn, diagnosis):
+    message = failure(exercises.check_analogy_3cosadd, fn)
+    assert "case 1 of 3" in message and f"diagnosis: {diagnosis}" in message
+
+
+def test_analogy_with_the_offset_reversed():
+    def analogy(V, a, b, c):
+        unit = V / V.norm(dim=1, keepdim=True)
+        scores = unit @ (unit[a] - unit[b] + unit[c])
+        scores[[a, b, c]] = -float("inf")
+        return int(scores.argmax())
+
+    assert "diagnosis: you computed a − b + c" in failure(exercises.check_analogy_3cosadd, analogy)
+
+
+def test_analogy_returning_a_tensor_index_is_accepted_but_a_word_is_not():
+    def as_tensor(V, a, b, c):
+        return torch.tensor(exercises.analogy_3cosadd_solution(V, a, b, c))
+
+    assert exercises.check_analogy_3cosadd(as_tensor)
+    assert "expected an int, got str" in failure(exercises.check_analogy_3cosadd, lambda V, a, b, c: "queen")
+
+
+def test_keep_probability_agrees_with_sftlab_embeddings():
+    from sftlab.embeddings import keep_probabilities
+
+    counts, sample = exercises.get_exercise("keep_probability").cases()[1]
+    torch.testing.assert_close(exercises.keep_probability_solution(counts, sample),
+                               torch.from_numpy(keep_probabilities(counts.numpy(), sample)), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("fn, diagnosis", [
+    (lambda n, t: (torch.sqrt(n / n.sum() / t) + 1) * t / (n / n.sum()), "go above 1 for rare words"),
+    (lambda n, t: torch.clamp((torch.sqrt(n / t) + 1) * t / n, max=1.0), "you used raw counts"),
+    (lambda n, t: torch.clamp(torch.sqrt(t / (n / n.sum())), max=1.0), "the keep probability of the word2vec paper"),
+    (lambda n, t: 1 - torch.clamp((torch.sqrt(n / n.sum() / t) + 1) * t / (n / n.sum()), max=1.0),
+     "probability of *discarding*"),
+])
+def test_keep_probability_mistakes_are_named(fn, diagnosis):
+    assert diagnosis in failure(exercises.check_keep_probability, fn)
+
+
+# ---------------------------------------------------------------- chapter 03
+
+def test_macro_f1_reference_equals_scikit_learn():
+    from sklearn.metrics import f1_score
+
+    for y_true, y_pred, k in exercises.EXERCISES["macro_f1"].cases():
+        expected = f1_score(y_true, y_pred, average="macro", labels=list(range(k)), zero_division=0)
+        assert float(exercises.macro_f1_solution(y_true, y_pred, k)) == pytest.approx(expected, abs=1e-6)
+
+
+def test_library_versions_of_the_chapter_03_exercises_pass():
+    from sftlab.classification import class_weights
+    from sftlab.metrics import classification_metrics
+
+    def macro_f1(y_true, y_pred, num_classes):
+        names = [str(k) for k in range(num_classes)]
+        return torch.tensor(classification_metrics(y_true, y_pred, names)["macro_f1"], dtype=torch.float32)
+
+    assert exercises.check_macro_f1(macro_f1)
+    assert exercises.check_class_weights(class_weights)
+
+
+def _macro_f1_weighted(y_true, y_pred, num_classes):
+    from sklearn.metrics import f1_score
+
+    return torch.tensor(f1_score(y_true, y_pred, average="weighted", zero_division=0), dtype=torch.float32)
+
+
+@pytest.mark.parametrize("fn, diagnosis", [
+    (lambda y_true, y_pred, k: (y_true == y_pred).float().mean(), "that is accuracy"),
+    (_macro_f1_weighted, "weighted each class's F1 by its support"),
+    (lambda y_true, y_pred, k: exercises._f1_arithmetic(y_true, y_pred, k), "harmonic mean"),
+    (lambda y_true, y_pred, k: exercises._f1_nan(y_true, y_pred, k), "precision 0/0 = nan"),
+])
+def test_macro_f1_mistakes_are_named(fn, diagnosis):
+    assert diagnosis in failure(exercises.check_macro_f1, fn)
+
+
+@pytest.mark.parametrize("fn, diagnosis", [
+    (lambda labels, k: torch.bincount(labels, minlength=k).float() / len(labels), "class frequencies"),
+    (lambda labels, k: 1 / torch.bincount(labels, minlength=k).float(), "wrong scale"),
+    (lambda labels, k: len(labels) / torch.bincount(labels, minlength=k).float(), "divide by K as well"),
+])
+def test_class_weight_mistakes_are_named(fn, diagnosis):
+    assert diagnosis in failure(exercises.check_class_weights, fn)
+
+
+def test_class_weights_as_integers_is_a_dtype_message():
+    message = failure(exercises.check_class_weights, lambda labels, k: len(labels) // (k * torch.bincount(labels)))
+    assert "wrong dtype: expected torch.float32, got torch.int64" in message
+
+
+@pytest.mark.parametrize("fn, diagnosis", [
+    (lambda hidden, mask: hidden.mean(dim=1), "averaged over the [PAD] positions"),
+    (lambda hidden, mask: (hidden * mask.unsqueeze(-1)).sum(1) / hidden.size(1), "divided by the padded length"),
+    (lambda hidden, mask: (hidden * mask.unsqueeze(-1)).sum(1), "that is the sum"),
+    (lambda hidden, mask: hidden[:, 0], "[CLS] pooling"),
+])
+def test_mean_pooling_mistakes_are_named(fn, diagnosis):
+    assert diagnosis in failure(exercises.check_mean_pooling, fn)
+
+
+def test_mean_pooling_over_the_wrong_axis_is_a_shape_message():
+    message = failure(exercises.check_mean_pooling, lambda hidden, mask: hidden.mean(dim=2))
+    assert "wrong shape: expected (2, 3), got (2, 5)" in message

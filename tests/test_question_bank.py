@@ -93,3 +93,33 @@ def test_enough_misconception_items(entries):
               if isinstance(entry, dict) and "misconception" in (entry.get("tags") or [])]
     assert len(tagged) >= MIN_MISCONCEPTIONS, (
         f"{len(tagged)} entries tagged misconception, want at least {MIN_MISCONCEPTIONS}: {tagged}")
+
+
+def _unnumbered(heading: str) -> str:
+    """'## 2. Tokenisation' → 'Tokenisation'; '6. The Transformer block' → 'The Transformer block'."""
+    import re
+
+    return re.sub(r"^#*\s*(\d\d · )?(\d+(\.\d+)*\.?\s+)?", "", heading).strip()
+
+
+def _section_titles(path) -> list[str]:
+    """Every markdown heading of a notebook (the title included), unnumbered."""
+    import json
+
+    return [_unnumbered(line) for cell in json.loads(path.read_text())["cells"] if cell["cell_type"] == "markdown"
+            for line in "".join(cell["source"]).splitlines() if line.startswith("#")]
+
+
+def test_see_also_names_a_real_section_of_an_existing_notebook():
+    from sftlab.course import NOTEBOOK_DIR, existing_notebooks
+
+    titles = {nb.id: _section_titles(NOTEBOOK_DIR / nb.filename) for nb in existing_notebooks()}
+    wrong = []
+    for q in quiz.load_bank():
+        if not q.see_also or " § " not in q.see_also:
+            continue
+        notebook, section = q.see_also.split(" § ", 1)
+        section = _unnumbered(section)
+        if notebook in titles and not any(t.startswith(section) or section.startswith(t) for t in titles[notebook]):
+            wrong.append(f"{q.id}: {q.see_also!r}")
+    assert not wrong, "see_also names a section the notebook does not have:\n" + "\n".join(wrong)

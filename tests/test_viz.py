@@ -43,3 +43,48 @@ def test_mask_and_attention_plots():
 def test_plot_matrix(matrix):
     fig = viz.plot_matrix(matrix, "table", "position", "dimension")
     assert fig.axes[0].get_xlabel() == "position"
+
+
+def test_plot_projection_labels_every_point_and_draws_arrows():
+    points = [[0.0, 0.0], [1.0, 1.0], [2.0, 0.5]]
+    fig = viz.plot_projection(points, ["france", "paris", "walked"], ["country", "capital", "verb"],
+                              "projection", arrows=[(0, 1)])
+    ax = _labelled(fig)[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert {"france", "paris", "walked"} <= set(texts) and len(ax.collections) == 3
+    assert ax.get_xlabel() == "PC 1" and ax.get_legend() is not None
+    with pytest.raises(ValueError, match="expected \\(N, 2\\) points and N labels"):
+        viz.plot_projection([[0.0, 0.0, 1.0]], ["a"])
+
+
+def test_plot_bars_one_bar_per_category_and_series():
+    fig = viz.plot_bars(["a", "b", "c"], {"ours": [0.1, 0.5, 0.9], "gensim": [0.1, 0.5, 0.8]}, "accuracy",
+                        "accuracy")
+    ax = _labelled(fig)[0]
+    assert len(ax.patches) == 6 and [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="series 'x' has 2 values for 3 categories"):
+        viz.plot_bars(["a", "b", "c"], {"x": [1, 2]}, "t", "x")
+
+
+def test_plot_history_draws_loss_schedule_and_validation_metrics():
+    from sftlab.training import History
+
+    history = History(steps=[{"step": s, "epoch": 1 + (s > 2), "loss": 1.0 / s, "lr": 1e-4 * s} for s in (1, 2, 3, 4)],
+                      epochs=[{"epoch": 1, "train_loss": 0.7, "val_loss": 0.6, "accuracy": 0.7},
+                              {"epoch": 2, "train_loss": 0.4, "val_loss": 0.5, "accuracy": 0.8}], best_epoch=2)
+    fig = viz.plot_history(history)
+    loss_ax, lr_ax, val_ax = fig.axes
+    assert [line.get_label() for line in loss_ax.lines] == ["train loss (one batch)", "train loss (epoch mean)",
+                                                             "validation loss"]
+    assert list(loss_ax.lines[1].get_xdata()) == [2, 4]          # epoch means sit at each epoch's last step
+    assert list(lr_ax.lines[0].get_ydata()) == pytest.approx([1e-4, 2e-4, 3e-4, 4e-4])
+    assert [line.get_label() for line in val_ax.lines] == ["validation accuracy", "best epoch (kept)"]
+    with pytest.raises(ValueError, match="no optimizer steps"):
+        viz.plot_history(History())
+
+
+def test_plot_confusion_writes_every_count():
+    fig = viz.plot_confusion([[50, 3], [7, 40]], ["neg", "pos"])
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == ["3", "40", "50", "7"]
+    with pytest.raises(ValueError, match="expected a 2 × 2 matrix"):
+        viz.plot_confusion([[1, 2, 3]], ["neg", "pos"])

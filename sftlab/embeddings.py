@@ -1,0 +1,444 @@
+"""Word vectors: skip-gram with negative sampling (word2vec) from scratch, and how to evaluate any vectors.
+
+    load_corpus()                     -> list of chunks (lists of tokens) from the Wikipedia excerpt
+    Vocabulary.build(chunks, 5)       -> words in frequency order, their counts, word → id
+    SkipGramNS(V, D)                  -> the model: two embedding tables, v (centre) and u (context)
+    train_skipgram(chunks, cfg)       -> SkipGramResult: the model, its vectors as gensim KeyedVectors, losses
+    nearest_neighbours(kv, "king")    -> [(word, cosine), ...]
+    analogy(kv, "man", "king", "woman")          -> [(word, cosine), ...]   king − man + woman ≈ ?
+    word_similarity(kv, path_or_pairs)           -> WordSimilarity: Spearman ρ against human scores, coverage
+    analogy_accuracy(kv, path_or_lines)          -> {"total": ..., "sections": {name: ...}, ...}
+
+Shapes: V vocabulary size, D vector size, B (centre, context) pairs or questions in a batch, K negatives
+per pair, R words searched (the `restrict_vocab` most frequent).
+The corpus ships with gensim's test data and was already lower-cased, stripped of stop words and
+Porter-stemmed ("philosophy" appears as "philosophi"), so evaluation words go through `stem()` first.
+The evaluation functions give exactly what gensim's evaluate_word_pairs / evaluate_word_analogies give
+(tests/test_embeddings.py checks it); they take any gensim KeyedVectors: ours, gensim's, GloVe.
+"""
+
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+CORPUS_FILE = "head500.noblanks.cor"  # 250 Wikipedia articles, one per line, 331k tokens, in gensim's test data
+
+
+def test_data_path(name: str) -> str:
+    """Full path of a file in gensim's test data (corpus, questions-words.txt, wordsim353.tsv, simlex999.txt)."""
+    from gensim.test.utils import datapath
+
+    return datapath(name)
+
+
+test_data_path.__test__ = False  # a helper, not a test, although pytest would collect it by its name
+
+
+def load_corpus(chunk_size: int = 1000, path: str | None = None) -> list[list[str]]:
+    """The Wikipedia excerpt as chunks of at most `chunk_size` tokens; a chunk never spans two articles."""
+    if not isinstance(chunk_size, int) or chunk_size < 2:
+        raise ValueError(f"chunk_size must be an int ≥ 2 (tokens per chunk), got {chunk_size!r}")
+    with open(path or test_data_path(CORPUS_FILE), encoding="utf-8") as f:
+        articles = [line.split() for line in f]
+    return [article[i:i + chunk_size] for article in articles for i in range(0, len(article), chunk_size)]
+
+
+@cache
+def _stemmer():
+    from gensim.parsing.porter import PorterStemmer
+
+    return PorterStemmer()
+
+
+def stem(word: str) -> str:
+    """The Porter stem of a lower-cased word, as the corpus spells it: stem("Philosophy") == "philosophi"."""
+    if not isinstance(word, str):
+        raise TypeError(f"stem() takes a word (str), got {type(word).__name__} {word!r}")
+    return _stemmer().stem(word.lower())
+
+
+# ---------------------------------------------------------------- vocabulary, subsampling, noise
+
+@dataclass
+class Vocabulary:
+    """The words kept for training, most frequent first, with their counts in the corpus."""
+
+    words: list[str]                          # id → word
+    counts: np.ndarray                        # id → occurrences in the corpus, (V,) int64
+    index: dict = field(repr=False)           # word → id
+
+    @classmethod
+    def build(cls, chunks, min_count: int = 5) -> "Vocabulary":
+        """Every word that occurs at least `min_count` times in `chunks`, most frequent first."""
+        if not isinstance(min_count, int) or min_count < 1:
+            raise ValueError(f"min_count must be a positive int, got {min_count!r}")
+        counter = Counter(token for chunk in chunks for token in chunk)
+        kept = [(w, c) for w, c in counter.most_common() if c >= min_count]
+        if not kept:
+            raise ValueError(f"no word occurs {min_count} times or more in {len(chunks)} chunks; lower min_count")
+        words = [w for w, _ in kept]
+        return cls(words, np.array([c for _, c in kept], dtype=np.int64), {w: i for i, w in enumerate(words)})
+
+    def __len__(self):
+        return len(self.words)
+
+    def encode(self, chunks) -> list[np.ndarray]:
+        """Each chunk as an array of word ids, dropping words outside the vocabulary (as word2vec does)."""
+        return [np.array([self.index[t] for t in chunk if t in self.index], dtype=np.int64) for chunk in chunks]
+
+
+def keep_probabilities(counts: np.ndarray, sample: float = 1e-3) -> np.ndarray:
+    """P(keep) per word for frequent-word subsampling, (√(f/t) + 1)·t/f capped at 1 (word2vec's C code and
+    gensim), with f the word's share of all tokens and t = sample; sample=0 keeps everything. (V,) float64."""
+    if sample < 0:
+        raise ValueError(f"sample must be ≥ 0 (0 turns subsampling off), got {sample!r}")
+    counts = np.asarray(counts, dtype=np.float64)
+    if sample == 0:
+        return np.ones(len(counts))
+    f = counts / counts.sum()
+    return np.minimum(1.0, (np.sqrt(f / sample) + 1) * sample / f)
+
+
+def noise_distribution(counts: np.ndarray, power: float = 0.75) -> torch.Tensor:
+    """P_n(w) ∝ count(w)^0.75, the distribution negatives are drawn from: flatter than the unigram one. (V,)"""
+    weights = torch.as_tensor(np.asarray(counts), dtype=torch.float64) ** power
+    return weights / weights.sum()
+
+
+def skipgram_pairs(ids: list[np.ndarray], window: int, keep: np.ndarray, rng: np.random.Generator):
+    """One epoch of (centre, context) id pairs, shuffled: subsample tokens, then give each centre a random
+    window of 1..`window` words on each side (so near words count more), never crossing a chunk boundary.
+    Returns two (N,) int64 arrays."""
+    kept = [chunk[rng.random(len(chunk)) < keep[chunk]] for chunk in ids]   # subsampling, fresh each epoch
+    tokens = np.concatenate(kept)                                            # (T,) all chunks end to end
+    chunk_of = np.repeat(np.arange(len(kept)), [len(c) for c in kept])       # (T,) which chunk a token is in
+    reach = rng.integers(1, window + 1, size=len(tokens))                    # (T,) each centre's own window
+    centres, contexts = [], []
+    for offset in range(1, window + 1):
+        left, right = np.arange(len(tokens) - offset), np.arange(offset, len(tokens))
+        same_chunk = chunk_of[left] == chunk_of[right]
+        forward = same_chunk & (reach[left] >= offset)     # centre on the left, context `offset` words later
+        backward = same_chunk & (reach[right] >= offset)   # centre on the right, context `offset` words earlier
+        centres += [tokens[left[forward]], tokens[right[backward]]]
+        contexts += [tokens[right[forward]], tokens[left[backward]]]
+    order = rng.permutation(sum(len(c) for c in centres))  # SGD wants pairs in random order, not by offset
+    return np.concatenate(centres)[order], np.concatenate(contexts)[order]
+
+
+# ---------------------------------------------------------------- the model
+
+class SkipGramNS(nn.Module):
+    """Skip-gram with negative sampling: score(c, o) = v_c · u_o, trained to tell real contexts from noise."""
+
+    def __init__(self, vocab_size: int, dim: int):
+        super().__init__()
+        # sparse=True: a batch touches a few thousand of the V rows, so only those get a gradient
+        self.centre = nn.Embedding(vocab_size, dim, sparse=True)   # v_w: the word vectors we keep
+        self.context = nn.Embedding(vocab_size, dim, sparse=True)  # u_w: used only to score contexts
+        # word2vec's initialisation: small random centre vectors, zero context vectors
+        nn.init.uniform_(self.centre.weight, -0.5 / dim, 0.5 / dim)
+        nn.init.zeros_(self.context.weight)
+
+    def forward(self, centre, context, negatives):
+        """Each pair's loss −log σ(v_c·u_o) − Σ_k log σ(−v_c·u_k), (B,); centre, context (B,), negatives (B, K)."""
+        v = self.centre(centre)                                    # (B, D)
+        u_pos = self.context(context)                              # (B, D)
+        u_neg = self.context(negatives)                            # (B, K, D)
+        pos = (v * u_pos).sum(-1)                                  # (B,)
+        neg = (u_neg * v.unsqueeze(1)).sum(-1)                     # (B, K)
+        # logsigmoid, not log(sigmoid(x)): the latter underflows to log(0) = -inf for x ≲ -90
+        return -(F.logsigmoid(pos) + F.logsigmoid(-neg).sum(-1))  # (B,)
+
+
+# ---------------------------------------------------------------- training
+
+@dataclass
+class SkipGramConfig:
+    """Everything train_skipgram needs; the defaults match gensim's Word2Vec(sg=1, negative=5, vector_size=100)."""
+
+    dim: int = 100           # D: size of each word vector
+    window: int = 5          # largest distance between centre and context; each centre draws 1..window
+    min_count: int = 5       # words rarer than this are dropped before training
+    negative: int = 5        # K: noise words per (centre, context) pair
+    sample: float = 1e-3     # subsampling threshold t; 0 keeps every token
+    epochs: int = 5          # passes over the corpus
+    batch_size: int = 2048   # (centre, context) pairs per optimizer step; larger is faster on a CPU
+    lr: float = 0.025        # learning rate at the start (word2vec's); decays linearly to 0
+    optimizer: str = "sgd"   # "sgd" (word2vec's update: summed loss) or "sparse_adam" (mean loss)
+    seed: int = 0            # same seed, same corpus → same vectors
+
+
+@dataclass
+class SkipGramResult:
+    """What train_skipgram returns: the model, its vectors, and how training went."""
+
+    model: SkipGramNS
+    vocab: Vocabulary
+    kv: object               # gensim KeyedVectors of the centre vectors
+    losses: list[float]      # mean loss per pair of every batch, in order
+    pairs: int               # (centre, context) pairs seen over all epochs
+    seconds: float           # wall time of train_skipgram: vocabulary, pairs, negatives, updates
+
+    @property
+    def pairs_per_s(self) -> float:
+        """Training throughput: positive pairs per second (each comes with K negatives)."""
+        return self.pairs / self.seconds
+
+
+OPTIMIZERS = ("sgd", "sparse_adam")
+
+
+def train_skipgram(chunks, config: SkipGramConfig | None = None, progress: bool = True) -> SkipGramResult:
+    """Train SkipGramNS on `chunks` (lists of tokens) with SGD or SparseAdam and a linearly decaying learning rate."""
+    from tqdm.auto import tqdm
+
+    config = config or SkipGramConfig()
+    for name in ("dim", "window", "negative", "epochs", "batch_size"):
+        value = getattr(config, name)
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"config.{name} must be a positive int, got {value!r}")
+    if config.optimizer not in OPTIMIZERS:
+        raise ValueError(f"config.optimizer must be one of {OPTIMIZERS}, got {config.optimizer!r}")
+    if not chunks or not all(isinstance(chunk, list) for chunk in chunks):
+        raise TypeError("chunks must be a non-empty list of token lists, like load_corpus() returns")
+
+    started = time.perf_counter()
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    vocab = Vocabulary.build(chunks, config.min_count)
+    ids, keep = vocab.encode(chunks), keep_probabilities(vocab.counts, config.sample)
+    noise = noise_distribution(vocab.counts)
+    model = SkipGramNS(len(vocab), config.dim)
+    if config.optimizer == "sgd":
+        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
+    else:
+        optimizer = torch.optim.SparseAdam(model.parameters(), lr=config.lr)
+
+    epochs = [skipgram_pairs(ids, config.window, keep, rng) for _ in range(config.epochs)]
+    total_steps = sum(math.ceil(len(c) / config.batch_size) for c, _ in epochs)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / total_steps)
+    losses = []
+    bar = tqdm(total=total_steps, desc="skip-gram", unit="batch", disable=not progress, mininterval=1)
+    for epoch, (centres, contexts) in enumerate(epochs, 1):
+        centres, contexts = torch.from_numpy(centres), torch.from_numpy(contexts)
+        for start in range(0, len(centres), config.batch_size):
+            centre = centres[start:start + config.batch_size]                     # (B,)
+            context = contexts[start:start + config.batch_size]                   # (B,)
+            negatives = torch.multinomial(noise, len(centre) * config.negative, replacement=True,
+                                          generator=generator).view(len(centre), -1)   # (B, K)
+            loss = model(centre, context, negatives)                              # (B,)
+            optimizer.zero_grad()
+            # word2vec moves each pair's vectors by lr·gradient of that pair's loss: with SGD that is the
+            # summed loss; Adam rescales gradients itself and wants the mean
+            (loss.sum() if config.optimizer == "sgd" else loss.mean()).backward()
+            optimizer.step()
+            scheduler.step()
+            losses.append(loss.mean().item())
+            bar.update()
+        bar.set_postfix(epoch=epoch, loss=f"{np.mean(losses[-200:]):.3f}")
+    bar.close()
+    kv = to_keyed_vectors(model, vocab)
+    seconds = time.perf_counter() - started
+    return SkipGramResult(model, vocab, kv, losses, sum(len(c) for c, _ in epochs), seconds)
+
+
+def to_keyed_vectors(model: SkipGramNS, vocab: Vocabulary):
+    """The centre vectors as gensim KeyedVectors (most frequent word first), so every gensim tool works on them."""
+    from gensim.models import KeyedVectors
+
+    weight = model.centre.weight.detach().cpu().numpy()
+    if weight.shape[0] != len(vocab):
+        raise ValueError(f"the model has {weight.shape[0]} rows but the vocabulary {len(vocab)} words")
+    kv = KeyedVectors(vector_size=weight.shape[1], count=0, dtype=np.float32)
+    kv.add_vectors(vocab.words, weight.astype(np.float32))
+    return kv
+
+
+# ---------------------------------------------------------------- looking words up
+
+class OutOfVocabularyError(KeyError):
+    """A word the vectors have no row for; a KeyError (as gensim raises) whose message reads normally."""
+
+    def __str__(self):
+        return str(self.args[0])
+
+
+def word_index(kv, word: str) -> int:
+    """The row of `word` in `kv`; OutOfVocabularyError naming the word and suggesting a spelling that exists."""
+    if not isinstance(word, str):
+        raise TypeError(f"expected a word (str), got {type(word).__name__} {word!r}")
+    if word in kv.key_to_index:
+        return kv.key_to_index[word]
+    message = f"{word!r} is not in the vocabulary ({len(kv):,} words)"
+    if word.lower() != word and word.lower() in kv.key_to_index:
+        message += f"; the vocabulary is lower-cased: try {word.lower()!r}"
+    elif stem(word) != word and stem(word) in kv.key_to_index:
+        message += (f"; these vectors were trained on Porter-stemmed text: try stem({word!r}) = {stem(word)!r}")
+    else:
+        message += ("; a static embedding has no vector for a word it never saw often enough "
+                    "(subword models such as fastText or BERT's WordPiece build one from pieces)")
+    raise OutOfVocabularyError(message)
+
+
+def _unit_rows(kv, restrict_vocab: int | None):
+    """The first `restrict_vocab` vectors (all if None) scaled to length 1, (R, D) float32."""
+    vectors = kv.vectors[:restrict_vocab]
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def nearest_neighbours(kv, word: str, k: int = 10, restrict_vocab: int | None = None) -> list[tuple[str, float]]:
+    """The `k` words with the highest cosine similarity to `word` (itself excluded), best first."""
+    return _most_similar(kv, [word], [], k, restrict_vocab)
+
+
+def analogy(kv, a: str, b: str, c: str, k: int = 1, restrict_vocab: int | None = None) -> list[tuple[str, float]]:
+    """a is to b as c is to ?: the `k` words closest to b − a + c (3CosAdd on unit vectors), a, b, c excluded."""
+    return _most_similar(kv, [b, c], [a], k, restrict_vocab)
+
+
+def _most_similar(kv, positive, negative, k, restrict_vocab):
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive int (how many words to return), got {k!r}")
+    rows = [word_index(kv, w) for w in positive + negative]
+    units = _unit_rows(kv, restrict_vocab)                                       # (R, D)
+    query = sum(kv.vectors[r] / np.linalg.norm(kv.vectors[r]) for r in rows[:len(positive)])
+    query = query - sum(kv.vectors[r] / np.linalg.norm(kv.vectors[r]) for r in rows[len(positive):])
+    scores = units @ (query / np.linalg.norm(query))                             # (R,) cosines
+    scores[[r for r in rows if r < len(scores)]] = -np.inf                       # never answer a question word
+    best = np.argsort(-scores)[:k]
+    return [(kv.index_to_key[i], float(scores[i])) for i in best]
+
+
+# ---------------------------------------------------------------- evaluation, exactly as gensim does it
+
+class WordSimilarity(NamedTuple):
+    """How well cosine similarities rank word pairs like people do."""
+
+    spearman: float      # Spearman ρ between the model's cosines and the human scores, on the covered pairs
+    coverage: float      # share of the pairs whose two words both have a vector
+    pairs: int           # pairs evaluated (covered)
+    total: int           # pairs in the data set
+
+
+def read_word_pairs(path: str | Path, stemmed: bool = False) -> list[tuple[str, str, float]]:
+    """(word, word, human score) from a tab-separated file such as wordsim353.tsv; '#' lines are comments.
+    stemmed=True Porter-stems both words, to evaluate vectors trained on the stemmed corpus."""
+    pairs = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) != 3:
+                raise ValueError(f"{path}: expected 'word<TAB>word<TAB>score', got {line.strip()!r}")
+            a, b, score = fields
+            pairs.append((stem(a), stem(b), float(score)) if stemmed else (a, b, float(score)))
+    return pairs
+
+
+def _vocab_rows(kv, restrict_vocab: int) -> dict[str, int]:
+    """UPPER-CASED word → row over the first `restrict_vocab` words; the most frequent spelling wins.
+    Upper case, not lower, so that 'ß' and friends map exactly as in gensim's case_insensitive mode."""
+    rows = {}
+    for i, word in enumerate(kv.index_to_key[:restrict_vocab]):
+        rows.setdefault(word.upper(), i)
+    return rows
+
+
+def word_similarity(kv, path_or_pairs, restrict_vocab: int = 300_000) -> WordSimilarity:
+    """Spearman ρ between cosine similarity and human similarity scores (gensim's evaluate_word_pairs):
+    pairs with a word outside the first `restrict_vocab` words are skipped and reported as lost coverage."""
+    from scipy.stats import spearmanr
+
+    pairs = read_word_pairs(path_or_pairs) if isinstance(path_or_pairs, (str, Path)) else list(path_or_pairs)
+    if not pairs or not all(len(p) == 3 for p in pairs):
+        raise ValueError("path_or_pairs must be a file path or a non-empty list of (word, word, score) triples")
+    rows = _vocab_rows(kv, restrict_vocab)
+    covered = [(rows[a.upper()], rows[b.upper()], s) for a, b, s in pairs if a.upper() in rows and b.upper() in rows]
+    if not covered:
+        raise ValueError(f"none of the {len(pairs)} pairs has both words in the vocabulary "
+                         f"(first pair: {pairs[0][:2]}); stemmed corpus? read_word_pairs(path, stemmed=True)")
+    a, b = (kv.vectors[[pair[i] for pair in covered]].astype(np.float64) for i in (0, 1))   # (N, D) each
+    cosines = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))      # (N,)
+    rho = spearmanr([s for _, _, s in covered], cosines).statistic
+    return WordSimilarity(float(rho), len(covered) / len(pairs), len(covered), len(pairs))
+
+
+def read_analogies(path_or_lines) -> list[tuple[str, tuple[str, str, str, str]]]:
+    """(section, (a, b, c, d)) from questions-words.txt format: ': section' headers, then 'a b c d' lines."""
+    if isinstance(path_or_lines, (str, Path)):
+        with open(path_or_lines, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    else:
+        lines = list(path_or_lines)
+    questions, section = [], None
+    for number, line in enumerate(lines, 1):
+        if line.startswith(": "):
+            section = line.lstrip(": ").strip()
+            continue
+        words = line.split()
+        if len(words) != 4:
+            continue  # blank or malformed line: skipped, as gensim does
+        if section is None:
+            raise ValueError(f"line {number} ({line.strip()!r}) comes before any ': section' header")
+        questions.append((section, tuple(words)))
+    return questions
+
+
+def analogy_accuracy(kv, path_or_lines, restrict_vocab: int = 300_000, batch_size: int = 128) -> dict:
+    """Accuracy of 3CosAdd on analogy questions "a : b :: c : d", as gensim's evaluate_word_analogies computes it.
+
+    For each question whose four words are all among the first `restrict_vocab` words (the others are
+    skipped), predict the word w ≠ a, b, c among those words maximising cos(w, b̂ − â + ĉ) (hats: unit
+    length), compared case-insensitively. Returns {"total": accuracy, "sections": {name: accuracy},
+    "correct": {name: n}, "evaluated": {name: n}, "skipped": n}; a section with nothing evaluated scores 0.
+    """
+    questions = read_analogies(path_or_lines)
+    if not questions:
+        raise ValueError("no analogy questions found: expected ': section' lines followed by 'a b c d' lines")
+    rows = _vocab_rows(kv, restrict_vocab)
+    sections = list(dict.fromkeys(section for section, _ in questions))   # in file order
+    correct, evaluated = dict.fromkeys(sections, 0), dict.fromkeys(sections, 0)
+    known = [(s, [w.upper() for w in q]) for s, q in questions if all(w.upper() in rows for w in q)]
+    vectors = kv.vectors[:restrict_vocab]                                   # (R, D) float32
+    norms = np.linalg.norm(vectors, axis=1)                                 # (R,)
+    upper = [w.upper() for w in kv.index_to_key[:restrict_vocab]]
+    for start in range(0, len(known), batch_size):
+        batch = known[start:start + batch_size]
+        ids = np.array([[rows[w] for w in q] for _, q in batch])            # (B, 4): a, b, c, d
+        unit = vectors[ids[:, :3]] / norms[ids[:, :3], None]                # (B, 3, D)
+        # the same float32 operations, in the same order, as gensim's most_similar(positive=[b, c], negative=[a])
+        query = ((unit[:, 1] + unit[:, 2]) - unit[:, 0]).astype(np.float64)
+        query = (query / np.linalg.norm(query, axis=1, keepdims=True)).astype(np.float32)   # (B, D)
+        scores = (query @ vectors.T) / norms                                # (B, R) cosines
+        np.put_along_axis(scores, ids[:, :3], -np.inf, axis=1)              # the answer is never a question word
+        best = scores.argmax(1)                                             # (B,)
+        for (section, q), row, s in zip(batch, best, scores, strict=True):
+            if upper[row] in q[:3]:   # another spelling of a question word (e.g. "King" for "king"): skip it too
+                row = next(i for i in np.argsort(-s) if upper[i] not in q[:3])
+            evaluated[section] += 1
+            correct[section] += upper[row] == q[3]
+    total = sum(evaluated.values())
+    return {"total": sum(correct.values()) / total if total else 0.0,
+            "sections": {s: correct[s] / evaluated[s] if evaluated[s] else 0.0 for s in sections},
+            "correct": correct, "evaluated": evaluated, "skipped": len(questions) - len(known)}
+
+
+def project_2d(vectors: np.ndarray) -> np.ndarray:
+    """PCA to two dimensions: centre the (N, D) rows, project them on the top two right singular vectors, (N, 2)."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    if vectors.ndim != 2 or len(vectors) < 2:
+        raise ValueError(f"expected an (N, D) array with N ≥ 2 rows, got shape {vectors.shape}")
+    centred = vectors - vectors.mean(0)
+    _, _, directions = np.linalg.svd(centred, full_matrices=False)   # rows: principal directions, by variance
+    return centred @ directions[:2].T
