@@ -55,9 +55,10 @@ def make_loader(tokenized_split, tokenizer, batch_size: int = 32, shuffle: bool 
     """A DataLoader of padded batches; pad_to=None pads each batch to its longest sentence (dynamic padding),
     an int pads every batch to that fixed length (the slow way, for comparison).
 
-    group_by_length=True (training only) shuffles, then sorts sentences by length within groups of 50 batches
-    (transformers' LengthGroupedSampler, as Trainer's `group_by_length`): batches hold sentences of similar
-    length, so dynamic padding adds few [PAD] tokens, while the order still changes every epoch."""
+    group_by_length=True puts sentences of similar length in the same batch, so dynamic padding adds few [PAD]
+    tokens. With shuffle=True (training) it shuffles, then sorts by length within groups of 50 batches
+    (transformers' LengthGroupedSampler, Trainer's "group_by_length"), so the order still changes every epoch;
+    with shuffle=False (evaluation, where order does not matter) it simply goes from longest to shortest."""
     from torch.utils.data import DataLoader
     from transformers import DataCollatorWithPadding
 
@@ -68,11 +69,9 @@ def make_loader(tokenized_split, tokenizer, batch_size: int = 32, shuffle: bool 
     if group_by_length:
         from transformers.trainer_pt_utils import LengthGroupedSampler
 
-        if not shuffle:
-            raise ValueError("group_by_length reorders the data like shuffle=True does; pass shuffle=True too "
-                             "(for evaluation keep the order: group_by_length=False)")
         lengths = [len(ids) for ids in tokenized_split["input_ids"]]
-        sampler = LengthGroupedSampler(batch_size, lengths=lengths, generator=generator)
+        sampler = LengthGroupedSampler(batch_size, lengths=lengths, generator=generator) if shuffle \
+            else sorted(range(len(lengths)), key=lambda i: -lengths[i])    # evaluation: longest first, fixed
         return DataLoader(tokenized_split.with_format("torch"), batch_size=batch_size, sampler=sampler,
                           collate_fn=collator)
     return DataLoader(tokenized_split.with_format("torch"), batch_size=batch_size, shuffle=shuffle,
@@ -99,12 +98,30 @@ def predict(model, tokenizer, texts: list[str], batch_size: int = 64, max_length
     model.eval()
     device = next(model.parameters()).device
     probabilities = []
-    for start in range(0, len(texts), batch_size):
-        batch = tokenizer(texts[start:start + batch_size], padding=True, truncation=True, max_length=max_length,
-                          return_tensors="pt").to(device)
-        probabilities.append(model(**batch).logits.softmax(-1).float().cpu())
-    probabilities = torch.cat(probabilities).numpy()
+    for batch in _batches_by_length(tokenizer, texts, batch_size, max_length):
+        probabilities.append(model(**batch.to(device)).logits.softmax(-1).float().cpu())
+    probabilities = _in_input_order(torch.cat(probabilities), tokenizer, texts, max_length).numpy()
     return probabilities.argmax(-1), probabilities
+
+
+def _length_order(tokenizer, texts, max_length: int) -> list[int]:
+    """Indices of `texts` from longest to shortest in tokens: batching in this order pads almost nothing."""
+    lengths = [len(ids) for ids in tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]]
+    return sorted(range(len(texts)), key=lambda i: -lengths[i])
+
+
+def _batches_by_length(tokenizer, texts, batch_size: int, max_length: int):
+    """Padded batches of texts in _length_order (for inference, where the order does not matter)."""
+    order = _length_order(tokenizer, texts, max_length)
+    for start in range(0, len(order), batch_size):
+        chunk = [texts[i] for i in order[start:start + batch_size]]
+        yield tokenizer(chunk, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+
+
+def _in_input_order(rows: torch.Tensor, tokenizer, texts, max_length: int) -> torch.Tensor:
+    """Undo _length_order: row i of the result belongs to texts[i]."""
+    order = torch.tensor(_length_order(tokenizer, texts, max_length))
+    return rows[torch.argsort(order)]
 
 
 def evaluate_texts(model, tokenizer, dataset, label_names: list[str]) -> dict:
@@ -171,11 +188,11 @@ def encoder_features(model, tokenizer, texts, batch_size: int = 64, max_length: 
     encoder.eval()
     device = next(encoder.parameters()).device
     pooled, means = [], []
-    for start in range(0, len(texts), batch_size):
-        batch = tokenizer(list(texts[start:start + batch_size]), padding=True, truncation=True,
-                          max_length=max_length, return_tensors="pt").to(device)
+    for batch in _batches_by_length(tokenizer, list(texts), batch_size, max_length):
+        batch = batch.to(device)
         outputs = encoder(**batch)
         mask = batch["attention_mask"].unsqueeze(-1).to(outputs.last_hidden_state.dtype)   # (B, T, 1)
         means.append((outputs.last_hidden_state * mask).sum(1) / mask.sum(1))
         pooled.append(outputs.pooler_output)
-    return {"pooler": torch.cat(pooled).float().cpu().numpy(), "mean": torch.cat(means).float().cpu().numpy()}
+    return {name: _in_input_order(torch.cat(rows).float().cpu(), tokenizer, list(texts), max_length).numpy()
+            for name, rows in [("pooler", pooled), ("mean", means)]}

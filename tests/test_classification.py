@@ -49,6 +49,13 @@ def test_predict_bad_input(model, tokenizer, texts, error, match):
         classification.predict(model, tokenizer, texts)
 
 
+def test_predict_sorts_by_length_inside_but_answers_in_input_order(model, tokenizer):
+    texts = ["short", "a somewhat longer sentence than the first one", "mid length one", "tiny"]
+    _, together = classification.predict(model, tokenizer, texts, batch_size=2)
+    one_by_one = np.concatenate([classification.predict(model, tokenizer, [t])[1] for t in texts])
+    np.testing.assert_allclose(together, one_by_one, atol=1e-5)
+
+
 def test_predict_gives_ids_and_probabilities(model, tokenizer):
     ids, probabilities = classification.predict(model, tokenizer, ["good", "bad", "fine"], batch_size=2)
     assert ids.shape == (3,) and probabilities.shape == (3, 2)
@@ -102,8 +109,10 @@ def test_group_by_length_batches_similar_lengths_and_still_shuffles(tokenizer):
     assert padding["grouped"] < padding["plain"] / 3
     assert sorted(int(n) for b in grouped for n in b["attention_mask"].sum(1)) == sorted(
         len(ids) for ids in tokenized["input_ids"])                                # every sentence, once
-    with pytest.raises(ValueError, match="shuffle=True"):
-        classification.make_loader(tokenized, tokenizer, 4, group_by_length=True)
+    sorted_loader = classification.make_loader(tokenized, tokenizer, 4, group_by_length=True)
+    widths = [b["input_ids"].shape[1] for b in sorted_loader]
+    assert widths == sorted(widths, reverse=True)                       # evaluation: longest first
+    assert sum(int((b["attention_mask"] == 0).sum()) for b in sorted_loader) <= padding["grouped"]
 
 
 def test_word_tokens_split_like_glove():
