@@ -87,6 +87,15 @@ def parameter_groups(model, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def _adamw(groups: list[dict], learning_rate: float):
+    """AdamW with the fused kernel where the device has one (CPU and CUDA do): one pass over all parameters
+    instead of a Python loop over ~100 tensors — what Trainer uses by default too."""
+    try:
+        return torch.optim.AdamW(groups, lr=learning_rate, fused=True)
+    except RuntimeError:        # a device without a fused AdamW kernel
+        return torch.optim.AdamW(groups, lr=learning_rate)
+
+
 def _check_batch(batch, model, loss_fn) -> None:
     """Catch the classic mistakes on the first batch, before a cryptic error deep inside transformers."""
     if not isinstance(batch, Mapping):
@@ -167,7 +176,7 @@ def train(model, train_loader, val_loader=None, config: TrainingConfig | None = 
 
     accelerator = Accelerator(gradient_accumulation_steps=config.gradient_accumulation_steps,
                               mixed_precision=config.mixed_precision)
-    optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay), lr=config.learning_rate)
+    optimizer = _adamw(parameter_groups(model, config.weight_decay), config.learning_rate)
     model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
     if val_loader is not None:
         val_loader = accelerator.prepare(val_loader)
