@@ -842,3 +842,315 @@ register(Exercise(
 def check_mean_pooling(fn, raise_on_failure=False):
     """Check your mean_pooling(hidden, attention_mask) against the reference."""
     return check("mean_pooling", fn, raise_on_failure)
+
+
+# ---------------------------------------------------------------- notebook 04 exercises
+
+def _tensor_answer(fn):
+    """fn with its answer as a tensor, so the checks can compare it: a list of label ids becomes a long tensor,
+    a number a float32 0-dim tensor; anything else passes unchanged (and the check says what it got)."""
+    import functools
+
+    import torch
+
+    @functools.wraps(fn)
+    def wrapped(*args):
+        answer = fn(*args)
+        if isinstance(answer, (list, tuple)) and all(isinstance(x, int) and not isinstance(x, bool) for x in answer):
+            return torch.tensor(list(answer), dtype=torch.long)
+        if isinstance(answer, (int, float)) and not isinstance(answer, bool):
+            return torch.tensor(float(answer))
+        return answer
+    return wrapped
+
+
+def _register_answer(exercise) -> Exercise:
+    """register() for an exercise whose answers are lists of ids or numbers: the reference and the mistakes are
+    wrapped like the learner's function, so that all three are compared as tensors."""
+    from dataclasses import replace
+
+    mistakes = [Mistake(_tensor_answer(m.reproduce), m.explanation) for m in exercise.mistakes]
+    return register(replace(exercise, reference=_tensor_answer(exercise.reference), mistakes=mistakes))
+
+
+def _check_answer(name, fn, raise_on_failure):
+    return check(name, _tensor_answer(fn) if callable(fn) else fn, raise_on_failure)
+
+
+def align_labels_solution(word_ids, word_labels):
+    """One label per token: the word's label on its first sub-token, -100 on later sub-tokens and on special
+    tokens ([CLS], [SEP], padding: word id None), so that cross-entropy counts every word exactly once."""
+    labels, previous = [], None
+    for w in word_ids:
+        if w is None or w == previous:
+            labels.append(-100)              # a special token, or a later piece of the same word
+        else:
+            labels.append(word_labels[w])    # the first piece of word w
+        previous = w
+    return labels
+
+
+def _align_cases():
+    # [CLS] no ##m ##vula flew to dl ##ami ##ni [SEP]; B-PER O O B-LOC ("Nomvula flew to Dlamini")
+    return [([None, 0, 0, 0, 1, 2, 3, 3, 3, None], [1, 0, 0, 5]),
+            ([None, 0, 0, 1, 2, 3, None], [3, 0, 0, 5]),                      # [CLS] hugging ##face is in brooklyn
+            ([None, 0, 1, 1, 2, None, None, None], [7, 8, 0])]                # padded to 8 tokens
+
+
+def _align_every_piece(word_ids, word_labels):
+    return [-100 if w is None else word_labels[w] for w in word_ids]
+
+
+def _align_by_position(word_ids, word_labels):
+    return [word_labels[t] if t < len(word_labels) else -100 for t in range(len(word_ids))]
+
+
+def _align_specials_as_o(word_ids, word_labels):
+    return [0 if label == -100 and w is None else label
+            for w, label in zip(word_ids, align_labels_solution(word_ids, word_labels), strict=True)]
+
+
+def _align_last_piece(word_ids, word_labels):
+    following = [*word_ids[1:], None]
+    return [word_labels[w] if w is not None and w != after else -100 for w, after in zip(word_ids, following,
+                                                                                            strict=True)]
+
+
+_register_answer(Exercise(
+    name="align_labels",
+    task="align_labels(word_ids, word_labels): one label per token — the word's label on its first sub-token, "
+         "-100 elsewhere",
+    hint="walk word_ids keeping the previous word id: None (special token) or the same id as before → -100; "
+         "a new word id w → word_labels[w]",
+    reference=align_labels_solution,
+    cases=_align_cases,
+    mistakes=[
+        Mistake(_align_by_position,
+                "you gave the t-th word's label to the t-th token: [CLS] takes the first word's label and every "
+                "label after the first split word lands on the wrong token. Use word_ids to find each word's "
+                "first sub-token"),
+        Mistake(_align_every_piece,
+                "you copied the word's label onto every sub-token: a B- label then starts an entity in the middle "
+                "of a word, and long words weigh more in the loss. Later pieces get -100"),
+        Mistake(_align_specials_as_o,
+                "the special tokens ([CLS], [SEP], padding: word id None) got label 0 = O, so the model is trained "
+                "to tag them; give them -100, the index cross-entropy ignores"),
+        Mistake(_align_last_piece,
+                "you labelled the *last* sub-token of each word; the convention (and what predict_entities reads) "
+                "is the first"),
+    ],
+    atol=0,
+))
+
+
+def check_align_labels(fn, raise_on_failure=False):
+    """Check your align_labels(word_ids, word_labels) against the reference."""
+    return _check_answer("align_labels", fn, raise_on_failure)
+
+
+def entity_f1_solution(true_tags, pred_tags):
+    """Micro F1 over entities: an entity counts as found only if its type, first and last word all match.
+    true_tags, pred_tags: one list of BIO tags per sentence. An I-X that does not continue an X opens an
+    entity, as conlleval and seqeval read it."""
+    def entities(sentence, tags):
+        found, start = set(), None
+        for i, tag in enumerate([*tags, "O"]):                  # a final O closes an entity at the end
+            if start is not None and tag != f"I-{tags[start][2:]}":
+                found.add((sentence, tags[start][2:], start, i))
+                start = None
+            if tag.startswith("B-") or (tag.startswith("I-") and start is None):
+                start = i
+        return found
+
+    gold = set().union(*(entities(s, tags) for s, tags in enumerate(true_tags)))
+    predicted = set().union(*(entities(s, tags) for s, tags in enumerate(pred_tags)))
+    if not gold and not predicted:
+        return 0.0
+    return 2 * len(gold & predicted) / (len(gold) + len(predicted))  # = 2PR / (P + R)
+
+
+def _entity_f1_cases():
+    return [([["B-PER", "I-PER", "O", "B-LOC"]], [["B-PER", "O", "O", "B-LOC"]]),
+            ([["B-ORG", "I-ORG", "O", "B-PER"], ["O", "B-LOC", "O"]],
+             [["B-LOC", "I-LOC", "O", "B-PER"], ["O", "B-LOC", "O"]]),
+            ([["O", "B-MISC", "I-MISC", "O"], ["B-PER", "O"]], [["O", "I-MISC", "I-MISC", "O"], ["I-PER", "O"]]),
+            ([["B-LOC", "O", "O"]], [["O", "O", "O"]])]
+
+
+def _tags_f1(true_tags, pred_tags, same=lambda t, p: t == p):
+    """F1 over non-O tags, word by word."""
+    true = [t for s in true_tags for t in s]
+    pred = [p for s in pred_tags for p in s]
+    right = sum(t != "O" and same(t, p) for t, p in zip(true, pred, strict=True))
+    total = sum(t != "O" for t in true) + sum(p != "O" for p in pred)
+    return 2 * right / total if total else 0.0
+
+
+def _entity_f1_variant(true_tags, pred_tags, key=lambda e: e, stray_opens=True, overlap=False):
+    def entities(sentence, tags):
+        found, start = [], None
+        for i, tag in enumerate([*tags, "O"]):
+            if start is not None and tag != f"I-{tags[start][2:]}":
+                found.append((sentence, tags[start][2:], start, i))
+                start = None
+            if tag.startswith("B-") or (stray_opens and tag.startswith("I-") and start is None):
+                start = i
+        return found
+
+    gold = [e for s, tags in enumerate(true_tags) for e in entities(s, tags)]
+    predicted = [e for s, tags in enumerate(pred_tags) for e in entities(s, tags)]
+    if overlap:
+        right = sum(any(g[:2] == p[:2] and g[2] < p[3] and p[2] < g[3] for g in gold) for p in predicted)
+    else:
+        right = len({key(e) for e in gold} & {key(e) for e in predicted})
+    return 2 * right / (len(gold) + len(predicted)) if gold or predicted else 0.0
+
+
+_register_answer(Exercise(
+    name="entity_f1",
+    task="entity_f1(true_tags, pred_tags): micro F1 over entities (exact type and boundaries), lists of BIO tags "
+         "per sentence in, a float out",
+    hint="turn each sentence's tags into (sentence, type, start, end) entities — B-X opens one, I-X continues an "
+         "X (or opens one after O or another type) — then F1 = 2·|gold ∩ predicted| / (|gold| + |predicted|)",
+    reference=entity_f1_solution,
+    cases=_entity_f1_cases,
+    mistakes=[
+        Mistake(lambda true_tags, pred_tags: sum(t == p for ts, ps in zip(true_tags, pred_tags, strict=True)
+                                                 for t, p in zip(ts, ps, strict=True)) / sum(map(len, true_tags)),
+                "that is token accuracy (O tags included); entity F1 scores whole entities, so a half-found name "
+                "counts as wrong"),
+        Mistake(_tags_f1,
+                "you scored tags word by word (F1 over the non-O tags); an entity counts only when all its words "
+                "and both boundaries are right"),
+        Mistake(lambda true_tags, pred_tags: _entity_f1_variant(true_tags, pred_tags, overlap=True),
+                "you counted a prediction that overlaps a gold entity of the same type as right; exact matching "
+                "needs the same first and last word"),
+        Mistake(lambda true_tags, pred_tags: _entity_f1_variant(true_tags, pred_tags, key=lambda e: (e[0], *e[2:])),
+                "you ignored the entity type: the span alone is not enough, LOC for an ORG is an error"),
+        Mistake(lambda true_tags, pred_tags: _entity_f1_variant(true_tags, pred_tags, stray_opens=False),
+                "an I-X that follows O (or another type) must open an entity, as conlleval and seqeval read it; "
+                "you dropped those words"),
+    ],
+))
+
+
+def check_entity_f1(fn, raise_on_failure=False):
+    """Check your entity_f1(true_tags, pred_tags) against the reference."""
+    return _check_answer("entity_f1", fn, raise_on_failure)
+
+
+def constrained_decode_solution(log_probs, label_names):
+    """Viterbi: the label ids with the highest total log-probability among sequences where every I-X follows
+    a B-X or an I-X (and none opens the sentence). log_probs: (W, K) tensor, one row per word."""
+    import torch
+
+    def allowed(previous, current):                        # previous None: the sentence start
+        if not current.startswith("I-"):
+            return True
+        return previous in (f"B-{current[2:]}", f"I-{current[2:]}")
+
+    K = len(label_names)
+    start = torch.tensor([0.0 if allowed(None, c) else float("-inf") for c in label_names])
+    transition = torch.tensor([[0.0 if allowed(p, c) else float("-inf") for c in label_names] for p in label_names])
+    score, backpointers = start + log_probs[0], []            # best valid path ending in each label
+    for w in range(1, len(log_probs)):
+        score, best_previous = (score[:, None] + transition).max(dim=0)   # over the previous label, (K,)
+        score = score + log_probs[w]
+        backpointers.append(best_previous)
+    path = [int(score.argmax())]
+    for best_previous in reversed(backpointers):
+        path.append(int(best_previous[path[-1]]))
+    assert len(path) == len(log_probs) and all(0 <= i < K for i in path)
+    return path[::-1]
+
+
+SMALL_BIO = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+
+
+def _constrained_cases():
+    import torch
+
+    from sftlab.data import NER_LABELS
+
+    g = torch.Generator().manual_seed(5)
+    return [(torch.tensor([[0.5, 0.4, 0.01, 0.1, 0.01], [0.02, 0.01, 0.9, 0.05, 0.02]]).log(), SMALL_BIO),
+            (torch.tensor([[0.05, 0.3, 0.6, 0.01, 0.04], [0.05, 0.05, 0.8, 0.05, 0.05],
+                           [0.15, 0.02, 0.03, 0.3, 0.5]]).log(), SMALL_BIO),
+            ((3 * torch.randn(6, 9, generator=g)).log_softmax(-1), NER_LABELS),
+            ((3 * torch.randn(8, 9, generator=g)).log_softmax(-1), NER_LABELS)]
+
+
+def _viterbi_variant(log_probs, label_names, start_rule=True, same_type=True):
+    import torch
+
+    def allowed(previous, current):
+        if not current.startswith("I-"):
+            return True
+        if previous is None:
+            return not start_rule
+        return previous in (f"B-{current[2:]}", f"I-{current[2:]}") if same_type else previous != "O"
+
+    start = torch.tensor([0.0 if allowed(None, c) else float("-inf") for c in label_names])
+    transition = torch.tensor([[0.0 if allowed(p, c) else float("-inf") for c in label_names] for p in label_names])
+    score, backpointers = start + log_probs[0], []
+    for w in range(1, len(log_probs)):
+        score, best_previous = (score[:, None] + transition).max(dim=0)
+        score = score + log_probs[w]
+        backpointers.append(best_previous)
+    path = [int(score.argmax())]
+    for best_previous in reversed(backpointers):
+        path.append(int(best_previous[path[-1]]))
+    return path[::-1]
+
+
+def _greedy_constrained(log_probs, label_names):
+    path, previous = [], None
+    for row in log_probs:
+        ok = [not c.startswith("I-") or previous in (f"B-{c[2:]}", f"I-{c[2:]}") for c in label_names]
+        best = max((i for i in range(len(label_names)) if ok[i]), key=lambda i: row[i].item())
+        path.append(best)
+        previous = label_names[best]
+    return path
+
+
+def _repair_argmax(log_probs, label_names):
+    tags, previous = [], "O"
+    for i in log_probs.argmax(-1).tolist():
+        tag = label_names[i]
+        if tag.startswith("I-") and previous not in (f"B-{tag[2:]}", f"I-{tag[2:]}"):
+            tag = f"B-{tag[2:]}"
+        tags.append(label_names.index(tag))
+        previous = tag
+    return tags
+
+
+_register_answer(Exercise(
+    name="constrained_decode",
+    task="constrained_decode(log_probs, label_names): the best valid BIO label ids for one sentence, (W, K) "
+         "log-probabilities in, a list of W ids out",
+    hint="Viterbi with transition scores 0 (allowed) or -inf (I-X after anything but B-X/I-X, or at the start): "
+         "keep the best score of a path ending in each label, word by word, with back-pointers",
+    reference=constrained_decode_solution,
+    cases=_constrained_cases,
+    mistakes=[
+        Mistake(lambda log_probs, label_names: log_probs.argmax(-1).tolist(),
+                "that is each word's argmax, with no constraint: it can output O I-PER or B-LOC I-PER"),
+        Mistake(_greedy_constrained,
+                "you chose left to right, each word's best tag allowed after the tag already chosen (greedy); a "
+                "choice can never be revised, so O followed by a confident I-PER cannot become B-PER I-PER. "
+                "Viterbi keeps the best path into every label and picks at the end"),
+        Mistake(_repair_argmax,
+                "you repaired the argmax by turning each stray I-X into B-X (what conlleval's reading amounts "
+                "to); the best valid sequence can change other words too, so search over all of them (Viterbi)"),
+        Mistake(lambda log_probs, label_names: _viterbi_variant(log_probs, label_names, start_rule=False),
+                "a sentence cannot start with I-X: give I- labels -inf at the first word"),
+        Mistake(lambda log_probs, label_names: _viterbi_variant(log_probs, label_names, same_type=False),
+                "I-X must follow B-X or I-X of the *same* type; you only forbade it after O"),
+    ],
+    atol=0,
+))
+
+
+def check_constrained_decode(fn, raise_on_failure=False):
+    """Check your constrained_decode(log_probs, label_names) against the reference."""
+    return _check_answer("constrained_decode", fn, raise_on_failure)

@@ -138,9 +138,15 @@ def tokenize_and_align(dataset, tokenizer, max_length: int = 128, label_all_subt
         else one(dataset)
 
 
-def make_loader(tokenized_split, tokenizer, batch_size: int = 32, shuffle: bool = False, seed: int = 0):
+def make_loader(tokenized_split, tokenizer, batch_size: int = 32, shuffle: bool = False, seed: int = 0,
+                group_by_length: bool = False):
     """A DataLoader of batches padded to their longest sentence; labels are padded with -100, so padding
-    never counts in the loss (DataCollatorForTokenClassification: input_ids (B, T), labels (B, T))."""
+    never counts in the loss (DataCollatorForTokenClassification: input_ids (B, T), labels (B, T)).
+
+    group_by_length=True puts sentences of similar length in the same batch, so padding adds few tokens: with
+    shuffle=True it shuffles, then sorts by length within groups of 50 batches (transformers'
+    LengthGroupedSampler, as Trainer's group_by_length), so the order still changes every epoch; with
+    shuffle=False (evaluation) it goes from the longest sentence to the shortest."""
     from torch.utils.data import DataLoader
     from transformers import DataCollatorForTokenClassification
 
@@ -151,6 +157,13 @@ def make_loader(tokenized_split, tokenizer, batch_size: int = 32, shuffle: bool 
                          "run tokenize_and_align first")
     collator = DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE_INDEX)
     generator = torch.Generator().manual_seed(seed)  # same shuffling order on every run
+    if group_by_length:
+        from transformers.trainer_pt_utils import LengthGroupedSampler
+
+        lengths = [len(ids) for ids in tokenized_split["input_ids"]]
+        sampler = LengthGroupedSampler(batch_size, lengths=lengths, generator=generator) if shuffle \
+            else sorted(range(len(lengths)), key=lambda i: -lengths[i])    # evaluation: longest first, fixed
+        return DataLoader(tokenized_split, batch_size=batch_size, sampler=sampler, collate_fn=collator)
     return DataLoader(tokenized_split, batch_size=batch_size, shuffle=shuffle, collate_fn=collator,
                       generator=generator)
 
@@ -412,3 +425,193 @@ def predict_tags(model, loader, label_names: list[str]) -> tuple[list[list[str]]
         true_tags += batch_true
         pred_tags += batch_pred
     return true_tags, pred_tags
+
+
+@torch.no_grad()
+def predict_word_log_probs(model, loader, label_names: list[str]) -> tuple[list[list[str]], list[torch.Tensor]]:
+    """(true tag lists, word log-probabilities) for every sentence of a loader, in the loader's order.
+
+    The scores of each word are the log-softmax at its first sub-token (the position that was trained), one
+    (W, K) tensor per sentence: what argmax decoding and bio_viterbi read."""
+    model.eval()
+    device = next(model.parameters()).device
+    true_tags, log_probs = [], []
+    for batch in loader:
+        logits = model(**{k: v.to(device) for k, v in batch.items() if k != "labels"}).logits  # (B, T, K)
+        if logits.shape[-1] != len(label_names):
+            raise ValueError(f"the model scores {logits.shape[-1]} labels but label_names has {len(label_names)}")
+        for row_log_probs, row_labels in zip(logits.float().log_softmax(-1).cpu(), batch["labels"], strict=True):
+            kept = row_labels != IGNORE_INDEX                                   # first sub-tokens of words
+            true_tags.append([label_names[t] for t in row_labels[kept].tolist()])
+            log_probs.append(row_log_probs[kept])                               # (W, K)
+    return true_tags, log_probs
+
+
+# ---------------------------------------------------------------- BIO-constrained decoding
+
+def allowed_transitions(label_names: list[str] = NER_LABELS) -> torch.Tensor:
+    """(K + 1, K) bool: allowed[i, j] says label j may follow label i; the last row is the sentence start.
+
+    The BIO rule: I-X may only follow B-X or I-X (so never open a sentence); O and B-X may follow anything."""
+    k = len(label_names)
+    allowed = torch.ones(k + 1, k, dtype=torch.bool)
+    for j, name in enumerate(label_names):
+        if name.startswith("I-"):
+            allowed[:, j] = False
+            for i, previous in enumerate(label_names):
+                allowed[i, j] = previous in (f"B-{name[2:]}", f"I-{name[2:]}")
+    return allowed
+
+
+def bio_viterbi(log_probs: torch.Tensor, label_names: list[str] = NER_LABELS) -> list[int]:
+    """The label ids y that maximise Σ_w log_probs[w, y_w] among sequences that obey the BIO rule.
+
+    log_probs: (W, K), one row per word. A CRF decoder with fixed transition scores: 0 where allowed, -inf
+    where not (allowed_transitions). Viterbi keeps, for every label, the best score of a valid sequence ending
+    in it, so it costs O(W·K²) instead of trying all K^W sequences."""
+    log_probs = torch.as_tensor(log_probs, dtype=torch.float32)
+    if log_probs.dim() != 2 or log_probs.shape[1] != len(label_names):
+        raise ValueError(f"log_probs must be (W, K) with K = {len(label_names)} labels, got {tuple(log_probs.shape)}")
+    if len(log_probs) == 0:
+        return []
+    k = len(label_names)
+    transition = torch.zeros(k + 1, k).masked_fill(~allowed_transitions(label_names), float("-inf"))
+    score = transition[k] + log_probs[0]                   # (K,) best valid path ending in each label, word 0
+    backpointers = []
+    for w in range(1, len(log_probs)):
+        candidates = score[:, None] + transition[:k]       # (K previous, K current)
+        score, best_previous = candidates.max(dim=0)       # (K,), (K,)
+        score = score + log_probs[w]
+        backpointers.append(best_previous)
+    path = [int(score.argmax())]                           # best last label, then follow the pointers back
+    for best_previous in reversed(backpointers):
+        path.append(int(best_previous[path[-1]]))
+    return path[::-1]
+
+
+def invalid_transitions(tags: list[str]) -> int:
+    """How many tags break the BIO rule: an I-X whose previous tag is neither B-X nor I-X (or that opens)."""
+    previous, count = "O", 0
+    for tag in tags:
+        if tag.startswith("I-") and previous not in (f"B-{tag[2:]}", f"I-{tag[2:]}"):
+            count += 1
+        previous = tag
+    return count
+
+
+def decode(log_probs: list[torch.Tensor], label_names: list[str] = NER_LABELS,
+           constrained: bool = False) -> list[list[str]]:
+    """Tag lists from word log-probabilities: each word's argmax, or with constrained=True the best valid
+    BIO sequence of each sentence (bio_viterbi)."""
+    if constrained:
+        return [[label_names[i] for i in bio_viterbi(s, label_names)] for s in log_probs]
+    return [[label_names[i] for i in s.argmax(-1).tolist()] for s in log_probs]
+
+
+# ---------------------------------------------------------------- error analysis
+
+def _overlapping(span, others) -> list:
+    """The (type, start, end) spans among `others` that share at least one word with `span`."""
+    return [o for o in others if o[1] < span[2] and span[1] < o[2]]
+
+
+class EntityError(NamedTuple):
+    kind: str                            # "type", "boundary", "boundary+type", "missed" or "spurious"
+    sentence: int                        # index of the sentence
+    gold: tuple[str, int, int] | None    # (type, first word, end word) of the gold entity; None if spurious
+    predicted: tuple | None              # the predicted entity it is compared with; None if missed
+
+
+def entity_errors(true_tag_seqs: list[list[str]], pred_tag_seqs: list[list[str]]) -> list[EntityError]:
+    """Every entity-level mistake, one per gold entity that is not predicted exactly, plus spurious ones.
+
+    For a gold entity: same span, other type → "type"; no predicted entity with the same span but one that
+    overlaps it → "boundary" if one of those has the gold type, else "boundary+type"; nothing overlapping →
+    "missed". A predicted entity that overlaps no gold entity → "spurious". Under exact matching a type or
+    boundary error costs a false positive *and* a false negative; a missed entity only a false negative."""
+    _check_tag_seqs(true_tag_seqs, pred_tag_seqs)
+    errors = []
+    for i, (true, pred) in enumerate(zip(true_tag_seqs, pred_tag_seqs, strict=True)):
+        gold, predicted = entity_spans(true), entity_spans(pred)
+        for g in gold:
+            if g in predicted:
+                continue
+            same_span = [p for p in predicted if p[1:] == g[1:]]
+            near = _overlapping(g, predicted)
+            if same_span:
+                errors.append(EntityError("type", i, g, same_span[0]))
+            elif near:
+                right_type = [p for p in near if p[0] == g[0]]
+                errors.append(EntityError("boundary" if right_type else "boundary+type", i, g,
+                                          (right_type or near)[0]))
+            else:
+                errors.append(EntityError("missed", i, g, None))
+        errors += [EntityError("spurious", i, None, p) for p in predicted if not _overlapping(p, gold)]
+    return errors
+
+
+def entity_confusion(true_tag_seqs: list[list[str]], pred_tag_seqs: list[list[str]],
+                     types: list[str] | tuple = ("PER", "ORG", "LOC", "MISC")):
+    """(T + 1, T + 1) counts over exact spans; rows: gold type, columns: predicted type, last row/column "none".
+
+    A gold entity whose exact span was predicted lands in (gold type, predicted type); one whose span was not
+    predicted at all in (gold type, none); a predicted span that is no gold entity in (none, predicted type)."""
+    import numpy as np
+
+    _check_tag_seqs(true_tag_seqs, pred_tag_seqs)
+    index = {kind: n for n, kind in enumerate(types)}
+    none = len(types)
+    matrix = np.zeros((none + 1, none + 1), dtype=int)
+    for true, pred in zip(true_tag_seqs, pred_tag_seqs, strict=True):
+        gold = {(start, end): kind for kind, start, end in entity_spans(true)}
+        predicted = {(start, end): kind for kind, start, end in entity_spans(pred)}
+        for span, kind in gold.items():
+            matrix[index[kind], index[predicted[span]] if span in predicted else none] += 1
+        for span, kind in predicted.items():
+            if span not in gold:
+                matrix[none, index[kind]] += 1
+    return matrix
+
+
+# ---------------------------------------------------------------- entities never seen in training
+
+def entity_strings(token_seqs, tag_seqs) -> set[str]:
+    """The lower-cased strings of every entity in the sentences ("new york"); lower-cased because the
+    uncased encoders cannot tell "Apple" from "apple" anyway."""
+    strings = set()
+    for tokens, tags in zip(token_seqs, tag_seqs, strict=True):
+        names = [t if isinstance(t, str) else NER_LABELS[int(t)] for t in tags]
+        strings.update(" ".join(tokens[start:end]).lower() for _, start, end in entity_spans(names))
+    return strings
+
+
+def _novelty(tokens, span, seen) -> str:
+    return "seen" if " ".join(tokens[span[1]:span[2]]).lower() in seen else "unseen"
+
+
+def scores_by_novelty(token_seqs, true_tag_seqs, pred_tag_seqs, seen: set[str]) -> dict:
+    """Exact-match precision/recall/F1 split by whether an entity's string was seen as an entity in training.
+
+    "unseen" recall: share of gold entities whose string is not in `seen` that were predicted exactly (span and
+    type); "unseen" precision: share of predicted entities whose string is not in `seen` that are right. Each
+    entity is judged by its own string, so a wrong boundary can move a prediction between the groups."""
+    _check_tag_seqs(true_tag_seqs, pred_tag_seqs)
+    counts = {group: {"gold": 0, "predicted": 0, "gold_found": 0, "predicted_right": 0} for group in ("unseen", "seen")}
+    for tokens, true, pred in zip(token_seqs, true_tag_seqs, pred_tag_seqs, strict=True):
+        gold, predicted = set(entity_spans(true)), set(entity_spans(pred))
+        for g in gold:
+            group = counts[_novelty(tokens, g, seen)]
+            group["gold"] += 1
+            group["gold_found"] += g in predicted
+        for p in predicted:
+            group = counts[_novelty(tokens, p, seen)]
+            group["predicted"] += 1
+            group["predicted_right"] += p in gold
+    scores = {}
+    for name, c in counts.items():
+        precision = c["predicted_right"] / c["predicted"] if c["predicted"] else 0.0
+        recall = c["gold_found"] / c["gold"] if c["gold"] else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        scores[name] = {"precision": precision, "recall": recall, "f1": f1, "gold": c["gold"],
+                        "predicted": c["predicted"]}
+    return scores

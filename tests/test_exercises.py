@@ -417,3 +417,80 @@ def test_mean_pooling_mistakes_are_named(fn, diagnosis):
 def test_mean_pooling_over_the_wrong_axis_is_a_shape_message():
     message = failure(exercises.check_mean_pooling, lambda hidden, mask: hidden.mean(dim=2))
     assert "wrong shape: expected (2, 3), got (2, 5)" in message
+
+
+# ---------------------------------------------------------------- chapter 04
+
+def test_align_labels_reference_equals_sftlab_ner():
+    from sftlab.ner import align_labels
+
+    for word_ids, word_labels in exercises.get_exercise("align_labels").cases():
+        assert exercises.align_labels_solution(word_ids, word_labels) == align_labels(word_ids, word_labels)
+    assert exercises.check_align_labels(lambda word_ids, word_labels: align_labels(word_ids, word_labels))
+
+
+@pytest.mark.parametrize("fn, diagnosis", [
+    (exercises._align_by_position, "the t-th word's label to the t-th token"),
+    (exercises._align_every_piece, "copied the word's label onto every sub-token"),
+    (exercises._align_specials_as_o, "special tokens ([CLS], [SEP], padding: word id None) got label 0"),
+    (exercises._align_last_piece, "*last* sub-token"),
+])
+def test_align_labels_mistakes_are_named(fn, diagnosis):
+    assert diagnosis in failure(exercises.check_align_labels, fn)
+
+
+def test_align_labels_answers_as_tensors_and_wrong_lengths():
+    assert exercises.check_align_labels(lambda w, labels: torch.tensor(exercises.align_labels_solution(w, labels)))
+    message = failure(exercises.check_align_labels, lambda w, labels: exercises.align_labels_solution(w, labels)[1:])
+    assert "wrong shape: expected (10,), got (9,)" in message
+
+
+def test_entity_f1_reference_equals_seqeval():
+    from seqeval.metrics import f1_score
+
+    for true, pred in exercises.get_exercise("entity_f1").cases():
+        assert exercises.entity_f1_solution(true, pred) == pytest.approx(f1_score(true, pred, zero_division=0))
+    assert exercises.check_entity_f1(lambda true, pred: __import__("seqeval.metrics").metrics.f1_score(true, pred))
+
+
+@pytest.mark.parametrize("fn, diagnosis", [
+    (lambda t, p: sum(a == b for x, y in zip(t, p, strict=True) for a, b in zip(x, y, strict=True))
+     / sum(map(len, t)), "token accuracy"),
+    (exercises._tags_f1, "you scored tags word by word"),
+    (lambda t, p: exercises._entity_f1_variant(t, p, overlap=True), "overlaps a gold entity"),
+    (lambda t, p: exercises._entity_f1_variant(t, p, key=lambda e: (e[0], *e[2:])), "you ignored the entity type"),
+    (lambda t, p: exercises._entity_f1_variant(t, p, stray_opens=False), "must open an entity"),
+])
+def test_entity_f1_mistakes_are_named(fn, diagnosis):
+    assert diagnosis in failure(exercises.check_entity_f1, fn)
+
+
+def test_entity_f1_as_a_tensor_or_an_int_is_accepted_or_explained():
+    assert exercises.check_entity_f1(lambda t, p: torch.tensor(exercises.entity_f1_solution(t, p)))
+    assert "expected a torch.Tensor, got str" in failure(exercises.check_entity_f1, lambda t, p: "0.5")
+
+
+def test_constrained_decode_reference_equals_sftlab_ner():
+    from sftlab.ner import bio_viterbi
+
+    for log_probs, names in exercises.get_exercise("constrained_decode").cases():
+        assert exercises.constrained_decode_solution(log_probs, names) == bio_viterbi(log_probs, names)
+    assert exercises.check_constrained_decode(bio_viterbi)
+
+
+@pytest.mark.parametrize("fn, diagnosis", [
+    (lambda lp, names: lp.argmax(-1).tolist(), "each word's argmax"),
+    (exercises._greedy_constrained, "(greedy)"),
+    (exercises._repair_argmax, "turning each stray I-X into B-X"),
+    (lambda lp, names: exercises._viterbi_variant(lp, names, start_rule=False), "cannot start with I-X"),
+    (lambda lp, names: exercises._viterbi_variant(lp, names, same_type=False), "of the *same* type"),
+])
+def test_constrained_decode_mistakes_are_named(fn, diagnosis):
+    assert diagnosis in failure(exercises.check_constrained_decode, fn)
+
+
+def test_constrained_decode_returning_a_tensor_passes():
+    def as_tensor(log_probs, names):
+        return torch.tensor(exercises.constrained_decode_solution(log_probs, names))
+
+    assert exercises.check_constrained_decode(as_tensor)

@@ -312,3 +312,137 @@ def test_training_a_tiny_tagger_end_to_end(tokenizer):
 def test_align_labels_takes_numpy_and_torch_ids():
     assert ner.align_labels([None, 0, 0, 1, None], np.array([B_LOC, O])) == [X, B_LOC, X, O, X]
     assert ner.align_labels([None, 0, 1, None], torch.tensor([B_PER, I_PER]), True) == [X, B_PER, I_PER, X]
+
+
+def test_make_loader_groups_sentences_of_similar_length(tokenizer):
+    words = [["w"] * n for n in (1, 9, 2, 8, 3, 7, 4, 6)]
+    data = Dataset.from_dict({"tokens": words, "ner_tags": [[O] * len(w) for w in words]}, features=ner_features())
+    tokenized = ner.tokenize_and_align(data, tokenizer)
+    plain = ner.make_loader(tokenized, tokenizer, batch_size=2)
+    grouped = ner.make_loader(tokenized, tokenizer, batch_size=2, group_by_length=True)
+    def padding(loader):
+        return sum(int((b["attention_mask"] == 0).sum()) for b in loader)
+    assert padding(grouped) < padding(plain)
+    assert [b["input_ids"].shape[1] for b in grouped] == [11, 9, 6, 4]    # evaluation: longest first, fixed
+    for batch in grouped:
+        assert (batch["labels"][batch["attention_mask"] == 0] == X).all()
+    shuffled = ner.make_loader(tokenized, tokenizer, batch_size=2, shuffle=True, group_by_length=True)
+    seen = sorted(int(n) for b in shuffled for n in b["attention_mask"].sum(1))
+    assert seen == sorted(len(w) + 2 for w in words)                     # every sentence once per epoch
+
+
+# ---------------------------------------------------------------- BIO-constrained decoding
+
+SMALL = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+
+
+def brute_force(log_probs, label_names):
+    """The best valid sequence by trying all K^W of them."""
+    import itertools
+
+    best, best_score = None, float("-inf")
+    for path in itertools.product(range(len(label_names)), repeat=len(log_probs)):
+        if ner.invalid_transitions([label_names[i] for i in path]):
+            continue
+        score = sum(log_probs[w, i].item() for w, i in enumerate(path))
+        if score > best_score:
+            best, best_score = list(path), score
+    return best
+
+
+def test_bio_viterbi_equals_brute_force_on_random_scores():
+    g = torch.Generator().manual_seed(0)
+    for words in range(1, 6):
+        for _ in range(8):
+            log_probs = (3 * torch.randn(words, len(SMALL), generator=g)).log_softmax(-1)
+            assert ner.bio_viterbi(log_probs, SMALL) == brute_force(log_probs, SMALL)
+    log_probs = torch.randn(4, 9, generator=g).log_softmax(-1)           # the course's nine labels
+    assert ner.bio_viterbi(log_probs) == brute_force(log_probs, NER_LABELS)
+
+
+def test_bio_viterbi_repairs_what_argmax_breaks_and_keeps_valid_argmax():
+    def scores(*rows):
+        return torch.tensor(rows).log()
+    # argmax: O I-PER (invalid). Best valid: B-PER I-PER (0.4 · 0.9) beats O O (0.5 · 0.05) and O B-PER
+    log_probs = scores([0.5, 0.4, 0.0, 0.1, 0.0], [0.02, 0.05, 0.9, 0.02, 0.01])
+    assert [SMALL[i] for i in log_probs.argmax(-1)] == ["O", "I-PER"]
+    assert [SMALL[i] for i in ner.bio_viterbi(log_probs, SMALL)] == ["B-PER", "I-PER"]
+    # a greedy left-to-right repair would keep O and then pick the best allowed tag; Viterbi looks ahead
+    valid = scores([0.1, 0.7, 0.1, 0.05, 0.05], [0.1, 0.1, 0.6, 0.1, 0.1])
+    assert ner.bio_viterbi(valid, SMALL) == valid.argmax(-1).tolist()
+    assert ner.bio_viterbi(torch.zeros(0, 5), SMALL) == []
+    with pytest.raises(ValueError, match="K = 5 labels"):
+        ner.bio_viterbi(torch.zeros(3, 9), SMALL)
+
+
+def test_allowed_transitions_and_invalid_transitions():
+    allowed = ner.allowed_transitions(SMALL)
+    assert allowed.shape == (6, 5)
+    assert allowed[:, SMALL.index("I-PER")].tolist() == [False, True, True, False, False, False]   # last: start
+    assert allowed[:, [0, 1, 3]].all()
+    assert ner.invalid_transitions(["I-PER", "O", "B-LOC", "I-PER", "I-LOC", "B-LOC", "I-LOC"]) == 3
+    assert ner.invalid_transitions(["B-PER", "I-PER", "O", "B-LOC", "I-LOC"]) == 0
+
+
+def test_decode_argmax_or_constrained():
+    log_probs = [torch.tensor([[0.5, 0.4, 0.0, 0.1, 0.0], [0.02, 0.05, 0.9, 0.02, 0.01]]).log()]
+    assert ner.decode(log_probs, SMALL) == [["O", "I-PER"]]
+    assert ner.decode(log_probs, SMALL, constrained=True) == [["B-PER", "I-PER"]]
+
+
+def test_predict_word_log_probs_reads_first_subtokens(tokenizer):
+    tokenized = ner.tokenize_and_align(sentences(NAMES, SHORT), tokenizer)
+    loader = ner.make_loader(tokenized, tokenizer, batch_size=2)
+    model = LookupTagger(tokenizer, {"no": "B-PER", "dl": "I-PER", "ac": "B-ORG"})
+    true, log_probs = ner.predict_word_log_probs(model, loader, NER_LABELS)
+    assert true == [list(NAMES[1]), list(SHORT[1])]
+    assert [tuple(s.shape) for s in log_probs] == [(len(NAMES[1]), 9), (len(SHORT[1]), 9)]
+    assert ner.decode(log_probs) == ner.predict_tags(model, loader, NER_LABELS)[1]
+    torch.testing.assert_close(log_probs[0].exp().sum(-1), torch.ones(len(NAMES[1])))
+
+
+# ---------------------------------------------------------------- error analysis and unseen entities
+
+def test_entity_errors_name_each_kind_of_mistake():
+    true = [["B-PER", "I-PER", "O", "B-LOC", "O", "B-ORG", "I-ORG", "I-ORG", "O", "B-MISC", "O", "O"]]
+    pred = [["B-PER", "I-PER", "O", "B-ORG", "O", "B-ORG", "I-ORG", "O", "O", "O", "O", "B-LOC"]]
+    errors = ner.entity_errors(true, pred)
+    assert [(e.kind, e.gold, e.predicted) for e in errors] == [
+        ("type", ("LOC", 3, 4), ("ORG", 3, 4)),
+        ("boundary", ("ORG", 5, 8), ("ORG", 5, 7)),
+        ("missed", ("MISC", 9, 10), None),
+        ("spurious", None, ("LOC", 11, 12)),
+    ]
+    assert ner.entity_errors([["B-LOC", "I-LOC"]], [["B-ORG", "O"]])[0].kind == "boundary+type"
+    assert ner.entity_errors(true, true) == []
+
+
+def test_entity_confusion_counts_exact_spans_and_the_none_row_and_column():
+    true = [["B-PER", "O", "B-LOC", "B-ORG", "I-ORG"], ["B-MISC", "O"]]
+    pred = [["B-PER", "O", "B-ORG", "B-ORG", "O"], ["O", "B-LOC"]]
+    matrix = ner.entity_confusion(true, pred)
+    expected = np.zeros((5, 5), dtype=int)
+    expected[0, 0] = 1           # PER right
+    expected[2, 1] = 1           # LOC predicted as ORG (same span)
+    expected[1, 4] = 1           # ORG span "B-ORG I-ORG" not predicted: a boundary error …
+    expected[4, 1] = 1           # … whose shorter ORG is spurious
+    expected[3, 4] = 1           # MISC missed
+    expected[4, 2] = 1           # a spurious LOC
+    assert (matrix == expected).all()
+    assert matrix[:4].sum() == 4 and matrix[:, :4].sum() == 4   # gold entities, predicted entities
+
+
+def test_scores_by_novelty_splits_by_the_entity_string():
+    train_tokens, train_tags = [["Paris", "and", "Acme", "Corp"]], [["B-LOC", "O", "B-ORG", "I-ORG"]]
+    seen = ner.entity_strings(train_tokens, train_tags)
+    assert seen == {"paris", "acme corp"}
+    assert ner.entity_strings(train_tokens, [[B_LOC, O, B_ORG, I_ORG]]) == seen        # ids work too
+    tokens = [["PARIS", "met", "Lyon", "and", "Acme", "Corp", "Ltd"]]
+    true = [["B-LOC", "O", "B-LOC", "O", "B-ORG", "I-ORG", "I-ORG"]]
+    pred = [["B-LOC", "O", "B-LOC", "O", "B-ORG", "I-ORG", "O"]]
+    scores = ner.scores_by_novelty(tokens, true, pred, seen)
+    # seen: gold PARIS (found); predicted PARIS (right), "Acme Corp" (wrong: gold is "Acme Corp Ltd")
+    assert scores["seen"] == {"precision": 0.5, "recall": 1.0, "f1": pytest.approx(2 / 3), "gold": 1, "predicted": 2}
+    # unseen: gold Lyon (found), "Acme Corp Ltd" (missed); predicted Lyon (right)
+    assert scores["unseen"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "gold": 2,
+                                "predicted": 1}
