@@ -6,6 +6,7 @@
     load_ner(profile)         -> DatasetDict  train / validation / test, one row per sentence
     read_conll(path)          -> list         the sentences of any CoNLL-style file (bring your own data)
     ner_summary(dd)           -> DataFrame    sentences, tokens and entity mentions per type × split
+    load_lm_corpus(name)      -> DatasetDict  train / heldout, one row per entry (title, text), both profiles
 
 Sentiment schema, every loader (one row per sentence):
 
@@ -24,6 +25,9 @@ NER schema, every loader (one row per sentence):
 
 Offline, the sentences come from data/ner/<split>.conll, written for this course (data/README.md).
 Full, they come from CoNLL-2003 on the hub, with its POS and chunk columns dropped.
+
+LM corpus (one row per entry): title (the heading line) and text (the whole entry, heading first),
+from data/lm/<name>/{train,heldout}.jsonl, written for this course; the same in both profiles.
 """
 
 import json
@@ -376,3 +380,65 @@ def ner_summary(dataset_dict):
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.loc["total"] = table.sum()
     return table
+
+
+# ---------------------------------------------------------------- causal-LM corpus (chapter 05)
+
+LM_DIR = REPO_ROOT / "data" / "lm"              # one folder per corpus: <name>/train.jsonl, <name>/heldout.jsonl
+LM_CORPORA = ("travel",)                        # the corpora the course ships
+LM_SPLITS = ("train", "heldout")
+LM_RECORD_KEYS = ("title", "text")              # every line of a corpus file has these
+
+
+def lm_features():
+    """The course's LM-corpus `datasets.Features`: title (string, the heading line), text (string, the whole entry)."""
+    import datasets
+
+    return datasets.Features({"title": datasets.Value("string"), "text": datasets.Value("string")})
+
+
+def read_lm_jsonl(path) -> list[dict]:
+    """The entries of one corpus file as dicts {"title", "text"}, checked; errors name the file and the line."""
+    path = Path(path)
+    entries = []
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue  # a trailing blank line is harmless
+            where = f"{path}, line {line_no}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{where}: not valid JSON ({err.msg}): {line.strip()[:80]!r}") from None
+            if not isinstance(record, dict):
+                raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            missing = [key for key in LM_RECORD_KEYS if key not in record]
+            if missing:
+                raise ValueError(f"{where}: missing key(s) {missing}; every line needs {list(LM_RECORD_KEYS)}")
+            for key in LM_RECORD_KEYS:
+                if not isinstance(record[key], str) or not record[key].strip():
+                    raise ValueError(f"{where}: {key} must be a non-empty string, got {record[key]!r}")
+            entries.append({key: record[key] for key in LM_RECORD_KEYS})
+    if not entries:
+        raise ValueError(f"{path}: no entries; the file is empty or holds only blank lines")
+    return entries
+
+
+def load_lm_corpus(name="travel"):
+    """A small domain corpus for fine-tuning the causal LM, as a DatasetDict (train / heldout): title, text.
+
+    name: the corpus, a folder of data/lm/ ("travel": short travel-journal entries written for this
+    course, data/README.md). Each row is one whole entry: `text` starts with its heading line, which is
+    also `title`. No entry is split across train and heldout, and no heldout entry is a near-duplicate
+    of a train entry, so held-out perplexity measures the domain, not memory.
+
+    The same for both profiles: the full profile fine-tunes its larger model on this corpus too.
+    """
+    import datasets
+
+    if name not in LM_CORPORA:
+        raise ValueError(f"unknown LM corpus {name!r}; known corpora: {list(LM_CORPORA)}")
+    return datasets.DatasetDict({
+        split: datasets.Dataset.from_list(read_lm_jsonl(LM_DIR / name / f"{split}.jsonl"), features=lm_features())
+        for split in LM_SPLITS
+    })

@@ -1,0 +1,78 @@
+"""Greedy decoding speed: sftlab.generation.generate with and without its KV cache vs model.generate.
+
+    python benchmarks/generation_speed.py [--new-tokens 128] [--rounds 2] [--prompt "..."]
+
+Same model (the active profile's causal LM), same prompt, same number of new tokens (EOS disabled, so every run
+produces exactly that many), greedy. The three alternate within each round so a noisy machine penalises all alike;
+the table reports each one's best round. A warm-up run comes first (first calls allocate and load kernels).
+Also printed: the time of one step at a few positions, with and without the cache — the cause of the gap.
+"""
+
+import argparse
+import time
+
+import torch
+
+from sftlab.generation import generate, time_per_token
+from sftlab.models import load_causal_lm
+
+
+def tokens_per_second(run, new_tokens: int) -> float:
+    started = time.perf_counter()
+    out = run()
+    elapsed = time.perf_counter() - started
+    assert out.shape[1] - run.prompt_len == new_tokens, f"expected {new_tokens} new tokens, got {out.shape[1]}"
+    return new_tokens / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--new-tokens", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of each; the best counts")
+    parser.add_argument("--prompt", default="The history of the printing press begins")
+    args = parser.parse_args()
+
+    tokenizer, model = load_causal_lm()
+    input_ids = tokenizer(args.prompt, return_tensors="pt").input_ids       # (1, T)
+    n = args.new_tokens
+
+    def runner(function):
+        function.prompt_len = input_ids.shape[1]
+        return function
+
+    runs = {
+        "ours, KV cache": runner(lambda: generate(model, input_ids, max_new_tokens=n, eos_token_id=[])),
+        "ours, no cache": runner(lambda: generate(model, input_ids, max_new_tokens=n, eos_token_id=[],
+                                                  use_cache=False)),
+        "model.generate": runner(lambda: model.generate(
+            input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=n, min_new_tokens=n,
+            do_sample=False, num_beams=1, pad_token_id=tokenizer.pad_token_id)),
+    }
+    same = torch.equal(runs["ours, KV cache"](), runs["model.generate"]())      # also the warm-up
+    print(f"ours and model.generate produce the same {n} tokens: {same}")  # (generate blocks EOS; ours ignores it)
+    speeds = {name: [] for name in runs}
+    for round_ in range(1, args.rounds + 1):
+        for name, run in runs.items():
+            speeds[name].append(tokens_per_second(run, n))
+            print(f"round {round_}: {name:<15} {speeds[name][-1]:6.1f} tokens/s", flush=True)
+
+    best = {name: max(values) for name, values in speeds.items()}
+    print(f"\n{type(model).__name__}, prompt of {input_ids.shape[1]} tokens, {n} new tokens, greedy, "
+          f"{torch.get_num_threads()} threads, best of {args.rounds} rounds")
+    print(f"| {'decoder':<15} | tokens/s | all rounds    |")
+    print(f"|{'-' * 17}|----------|---------------|")
+    for name, values in speeds.items():
+        print(f"| {name:<15} | {best[name]:8.1f} | {', '.join(f'{v:.1f}' for v in values):<13} |")
+    ratio = best["ours, KV cache"] / best["model.generate"]
+    print(f"\nours (cache) / model.generate = {ratio:.2f} (target ≥ 0.8: {'met' if ratio >= 0.8 else 'NOT met'})")
+    print(f"ours: cache / no cache = {best['ours, KV cache'] / best['ours, no cache']:.2f}")
+
+    with_cache = time_per_token(model, input_ids, n, use_cache=True)
+    without = time_per_token(model, input_ids, n, use_cache=False)
+    print("\nms per step at position (prompt + step): with cache / without")
+    for step in (1, n // 4, n // 2, n - 1):
+        print(f"  {input_ids.shape[1] + step:4d}: {1e3 * with_cache[step]:6.1f} / {1e3 * without[step]:6.1f}")
+
+
+if __name__ == "__main__":
+    main()
