@@ -32,7 +32,7 @@ NOTEBOOKS = [
              "the full SFT recipe: baseline, fine-tune, evaluate in and out of domain", 300),
     Notebook("04", "04_ner.ipynb", "Named-entity recognition",
              "sub-word label alignment, token classification, entity-level F1", 300),
-    Notebook("05", "05_gpt2_generation.ipynb", "Causal LMs and text generation",
+    Notebook("05", "05_gpt2_generation.ipynb", "GPT-2 and text generation",
              "decoding with a KV cache checked against generate; a domain fine-tune", 300),
 ]
 

