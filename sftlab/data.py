@@ -84,29 +84,37 @@ def _read_records(folder: Path) -> list[dict]:
         raise ValueError(f"no .jsonl files in {folder}; expected one <domain>.jsonl per domain")
     records = []
     for path in files:
-        with open(path, encoding="utf-8") as f:
-            for line_no, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue  # a trailing blank line is harmless
-                where = f"{path.name}, line {line_no}"
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{where}: not valid JSON ({err.msg}): {line.strip()[:80]!r}") from None
-                if not isinstance(record, dict):
-                    raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
-                missing = [key for key in RECORD_KEYS if key not in record]
-                if missing:
-                    raise ValueError(f"{where}: missing key(s) {missing}; every line needs {list(RECORD_KEYS)}")
-                if not isinstance(record["text"], str) or not record["text"].strip():
-                    raise ValueError(f"{where}: text must be a non-empty string, got {record['text']!r}")
-                if record["label"] not in SENTIMENT_LABELS:
-                    raise ValueError(f"{where}: unknown label {record['label']!r}; expected one of {SENTIMENT_LABELS}")
-                if record["split"] not in SPLITS:
-                    raise ValueError(f"{where}: unknown split {record['split']!r}; expected one of {list(SPLITS)}")
-                records.append({key: record[key] for key in RECORD_KEYS}
-                               | {"domain": path.stem, "file": path.name, "line": line_no})
+        for line_no, record in _jsonl_objects(path, RECORD_KEYS, path.name):
+            where = f"{path.name}, line {line_no}"
+            if not isinstance(record["text"], str) or not record["text"].strip():
+                raise ValueError(f"{where}: text must be a non-empty string, got {record['text']!r}")
+            if record["label"] not in SENTIMENT_LABELS:
+                raise ValueError(f"{where}: unknown label {record['label']!r}; expected one of {SENTIMENT_LABELS}")
+            if record["split"] not in SPLITS:
+                raise ValueError(f"{where}: unknown split {record['split']!r}; expected one of {list(SPLITS)}")
+            records.append({key: record[key] for key in RECORD_KEYS}
+                           | {"domain": path.stem, "file": path.name, "line": line_no})
     return records
+
+
+def _jsonl_objects(path: Path, keys, name: str):
+    """(line number, object) for every non-blank line of a .jsonl file, each checked to be a JSON object with
+    `keys`; errors start with "<name>, line <n>:" so the learner finds the line."""
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue  # a trailing blank line is harmless
+            where = f"{name}, line {line_no}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{where}: not valid JSON ({err.msg}): {line.strip()[:80]!r}") from None
+            if not isinstance(record, dict):
+                raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            missing = [key for key in keys if key not in record]
+            if missing:
+                raise ValueError(f"{where}: missing key(s) {missing}; every line needs {list(keys)}")
+            yield line_no, record
 
 
 def _load_sentiment_folder(folder: Path):
@@ -401,24 +409,11 @@ def read_lm_jsonl(path) -> list[dict]:
     """The entries of one corpus file as dicts {"title", "text"}, checked; errors name the file and the line."""
     path = Path(path)
     entries = []
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue  # a trailing blank line is harmless
-            where = f"{path}, line {line_no}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{where}: not valid JSON ({err.msg}): {line.strip()[:80]!r}") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
-            missing = [key for key in LM_RECORD_KEYS if key not in record]
-            if missing:
-                raise ValueError(f"{where}: missing key(s) {missing}; every line needs {list(LM_RECORD_KEYS)}")
-            for key in LM_RECORD_KEYS:
-                if not isinstance(record[key], str) or not record[key].strip():
-                    raise ValueError(f"{where}: {key} must be a non-empty string, got {record[key]!r}")
-            entries.append({key: record[key] for key in LM_RECORD_KEYS})
+    for line_no, record in _jsonl_objects(path, LM_RECORD_KEYS, str(path)):
+        for key in LM_RECORD_KEYS:
+            if not isinstance(record[key], str) or not record[key].strip():
+                raise ValueError(f"{path}, line {line_no}: {key} must be a non-empty string, got {record[key]!r}")
+        entries.append({key: record[key] for key in LM_RECORD_KEYS})
     if not entries:
         raise ValueError(f"{path}: no entries; the file is empty or holds only blank lines")
     return entries

@@ -25,6 +25,17 @@ def offline(monkeypatch):
     monkeypatch.setenv(profiles.ENV_VAR, "offline")
 
 
+@pytest.fixture(scope="session")
+def offline_causal_lm():
+    """(tokenizer, model) of the offline profile's SmolLM2, loaded once for the whole run; treat as read-only."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(profiles.ENV_VAR, "offline")
+        _clear_caches()
+        tokenizer, model = models.load_causal_lm()
+    _clear_caches()
+    return tokenizer, model
+
+
 @pytest.fixture
 def full_profile_with_hub(monkeypatch):
     """The full profile, with the hub pretended reachable (nothing may download in a test)."""

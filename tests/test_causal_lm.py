@@ -11,16 +11,10 @@ from sftlab.data import load_lm_corpus
 from sftlab.training import TrainingConfig, train
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
+@pytest.fixture
+def tokenizer(offline_causal_lm):
     """The offline profile's SmolLM2 tokenizer: pad_token == eos_token, as for GPT-2."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(profiles.ENV_VAR, "offline")
-        profiles._resolve.cache_clear()
-        models.clear_caches()
-        tokenizer = models._causal_lm_tokenizer("offline")
-    profiles._resolve.cache_clear()
-    return tokenizer
+    return offline_causal_lm[0]
 
 
 @pytest.fixture

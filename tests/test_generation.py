@@ -13,7 +13,6 @@ from transformers.generation.logits_process import (
     TopPLogitsWarper,
 )
 
-from sftlab import models, profiles
 from sftlab.generation import (
     apply_repetition_penalty,
     apply_temperature,
@@ -32,17 +31,9 @@ PROMPTS = ["The capital of France is", "Once upon a time", "def fibonacci(n):", 
 NEW_TOKENS = 12
 
 
-@pytest.fixture(scope="module")
-def smollm2():
-    """(tokenizer, model) of the offline profile, loaded once for the module."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(profiles.ENV_VAR, "offline")
-        profiles._resolve.cache_clear()
-        models.clear_caches()
-        tokenizer, model = models.load_causal_lm()
-    profiles._resolve.cache_clear()
-    models.clear_caches()
-    return tokenizer, model
+@pytest.fixture
+def smollm2(offline_causal_lm):
+    return offline_causal_lm
 
 
 @pytest.fixture(scope="module")
