@@ -12,16 +12,17 @@ import argparse
 import time
 
 import torch
+from rounds import alternate_rounds, print_table
 
 from sftlab.generation import generate, generate_with_transformers, time_per_token
 from sftlab.models import load_causal_lm
 
 
-def tokens_per_second(run, new_tokens: int) -> float:
+def tokens_per_second(run, prompt_len: int, new_tokens: int) -> float:
     started = time.perf_counter()
     out = run()
     elapsed = time.perf_counter() - started
-    assert out.shape[1] - run.prompt_len == new_tokens, f"expected {new_tokens} new tokens, got {out.shape[1]}"
+    assert out.shape[1] - prompt_len == new_tokens, f"expected {new_tokens} new tokens, got {out.shape[1] - prompt_len}"
     return new_tokens / elapsed
 
 
@@ -36,32 +37,20 @@ def main() -> None:
     input_ids = tokenizer(args.prompt, return_tensors="pt").input_ids       # (1, T)
     n = args.new_tokens
 
-    def runner(function):
-        function.prompt_len = input_ids.shape[1]
-        return function
-
     runs = {
-        "ours, KV cache": runner(lambda: generate(model, input_ids, max_new_tokens=n, eos_token_id=[])),
-        "ours, no cache": runner(lambda: generate(model, input_ids, max_new_tokens=n, eos_token_id=[],
-                                                  use_cache=False)),
-        "model.generate": runner(lambda: generate_with_transformers(model, input_ids, max_new_tokens=n,
-                                                                    eos_token_id=[])),
+        "ours, KV cache": lambda: generate(model, input_ids, max_new_tokens=n, eos_token_id=[]),
+        "ours, no cache": lambda: generate(model, input_ids, max_new_tokens=n, eos_token_id=[], use_cache=False),
+        "model.generate": lambda: generate_with_transformers(model, input_ids, max_new_tokens=n, eos_token_id=[]),
     }
     same = torch.equal(runs["ours, KV cache"](), runs["model.generate"]())      # also the warm-up
     print(f"ours and model.generate produce the same {n} tokens: {same}")
-    speeds = {name: [] for name in runs}
-    for round_ in range(1, args.rounds + 1):
-        for name, run in runs.items():
-            speeds[name].append(tokens_per_second(run, n))
-            print(f"round {round_}: {name:<15} {speeds[name][-1]:6.1f} tokens/s", flush=True)
-
+    prompt_len = input_ids.shape[1]
+    speeds = alternate_rounds({name: lambda run=run: tokens_per_second(run, prompt_len, n)
+                               for name, run in runs.items()}, args.rounds, "tokens/s")
     best = {name: max(values) for name, values in speeds.items()}
-    print(f"\n{type(model).__name__}, prompt of {input_ids.shape[1]} tokens, {n} new tokens, greedy, "
+    print(f"\n{type(model).__name__}, prompt of {prompt_len} tokens, {n} new tokens, greedy, "
           f"{torch.get_num_threads()} threads, best of {args.rounds} rounds")
-    print(f"| {'decoder':<15} | tokens/s | all rounds    |")
-    print(f"|{'-' * 17}|----------|---------------|")
-    for name, values in speeds.items():
-        print(f"| {name:<15} | {best[name]:8.1f} | {', '.join(f'{v:.1f}' for v in values):<13} |")
+    print_table(speeds, "decoder", "tokens/s")
     ratio = best["ours, KV cache"] / best["model.generate"]
     print(f"\nours (cache) / model.generate = {ratio:.2f} (target ≥ 0.8: {'met' if ratio >= 0.8 else 'NOT met'})")
     print(f"ours: cache / no cache = {best['ours, KV cache'] / best['ours, no cache']:.2f}")

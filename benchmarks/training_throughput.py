@@ -14,6 +14,7 @@ import tempfile
 import time
 
 import torch
+from rounds import alternate_rounds, print_table
 
 from sftlab.classification import make_loader, tokenize
 from sftlab.data import load_sentiment
@@ -62,20 +63,13 @@ def main() -> None:
     data = load_sentiment("offline")
     tokenizer, _ = load_encoder()
     split = tokenize(data["train"].shuffle(seed=0).select(range(args.train_size)), tokenizer, max_length=64)
-    speeds = {"sftlab.training.train": [], "transformers.Trainer": []}
-    for round_ in range(1, args.rounds + 1):
-        for name, run in (("sftlab.training.train", ours), ("transformers.Trainer", trainers)):
-            speeds[name].append(run(split, args.batch_size, args.learning_rate))
-            print(f"round {round_}: {name:<22} {speeds[name][-1]:6.1f} samples/s", flush=True)
-
-    best = {name: max(values) for name, values in speeds.items()}
+    speeds = alternate_rounds({"sftlab.training.train": lambda: ours(split, args.batch_size, args.learning_rate),
+                               "transformers.Trainer": lambda: trainers(split, args.batch_size, args.learning_rate)},
+                              args.rounds, "samples/s")
     print(f"\n{args.train_size} sentences, batch {args.batch_size}, 1 epoch, {torch.get_num_threads()} threads, "
           f"best of {args.rounds} rounds")
-    print(f"| {'loop':<22} | samples/s | all rounds |")
-    print(f"|{'-' * 24}|-----------|------------|")
-    for name, values in speeds.items():
-        print(f"| {name:<22} | {best[name]:9.1f} | {', '.join(f'{v:.1f}' for v in values):<10} |")
-    ratio = best["sftlab.training.train"] / best["transformers.Trainer"]
+    print_table(speeds, "loop", "samples/s")
+    ratio = max(speeds["sftlab.training.train"]) / max(speeds["transformers.Trainer"])
     print(f"\nratio sftlab / Trainer = {ratio:.2f} ({'at least as fast' if ratio >= 1 else 'SLOWER'})")
 
 
