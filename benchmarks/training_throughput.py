@@ -3,7 +3,9 @@
     python benchmarks/training_throughput.py [--train-size 256] [--batch-size 32] [--rounds 2]
 
 Both fine-tune the offline encoder for one epoch on the same subset of the course's sentiment set, with the same
-collator (dynamic padding), batch size, learning-rate schedule, weight decay and clipping. Each round starts from
+collator (dynamic padding), batch size, learning-rate schedule, weight decay and clipping, and the same batches:
+the subset is shuffled once and both read it in that order (a different shuffle per loop would pad differently
+and change the work by several percent). Each round starts from
 the same freshly loaded weights, and the two alternate (ours, Trainer, ours, Trainer, …) so that a noisy
 machine penalises both alike; the table reports the best round of each and the ratio (> 1: ours is faster).
 Samples per second counts training only: no evaluation, no checkpointing, no logging to the outside.
@@ -29,7 +31,7 @@ def fresh_model():
 
 def ours(train_split, batch_size: int, learning_rate: float) -> float:
     tokenizer, model = fresh_model()
-    loader = make_loader(train_split, tokenizer, batch_size, shuffle=True)
+    loader = make_loader(train_split, tokenizer, batch_size)             # the split's order, as Trainer below
     started = time.perf_counter()
     train(model, loader, config=TrainingConfig(learning_rate=learning_rate, epochs=1, progress=False))
     return len(train_split) / (time.perf_counter() - started)
@@ -44,7 +46,8 @@ def trainers(train_split, batch_size: int, learning_rate: float) -> float:
                                  learning_rate=learning_rate, weight_decay=0.01, warmup_steps=0.1,
                                  max_grad_norm=1.0, lr_scheduler_type="linear", save_strategy="no",
                                  eval_strategy="no", logging_strategy="no", report_to="none",
-                                 disable_tqdm=True, seed=0, use_cpu=not torch.cuda.is_available())
+                                 disable_tqdm=True, seed=0, use_cpu=not torch.cuda.is_available(),
+                                 train_sampling_strategy="sequential")
         trainer = Trainer(model=model, args=args, train_dataset=train_split,
                           data_collator=DataCollatorWithPadding(tokenizer))
         started = time.perf_counter()
