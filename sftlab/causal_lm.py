@@ -11,13 +11,9 @@ Shapes: B batch, T padded length. Labels are the input ids themselves — the mo
 
 import torch
 
+from sftlab.data import check_texts
+
 IGNORE_INDEX = -100      # cross-entropy's ignore_index in transformers: no loss at these positions
-
-
-def _check_texts(texts) -> None:
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"text {i} is {type(text).__name__} {text!r:.40}, expected a string")
 
 
 def tokenize_corpus(corpus, tokenizer, max_length: int = 192, add_eos: bool = True):
@@ -32,7 +28,7 @@ def tokenize_corpus(corpus, tokenizer, max_length: int = 192, add_eos: bool = Tr
         raise ValueError(f"max_length must be an int ≥ 2 (a sequence needs a token to predict), got {max_length!r}")
 
     def encode(batch):
-        _check_texts(batch["text"])
+        check_texts(batch["text"], "tokenize_corpus")
         ids = tokenizer(batch["text"], add_special_tokens=True)["input_ids"]
         if add_eos:
             ids = [x + [tokenizer.eos_token_id] for x in ids]
@@ -92,7 +88,7 @@ def samples(model, tokenizer, prompts: list[str], seed: int = 0, max_new_tokens:
     so the same model gives the same texts and two models are compared on the same random draws."""
     from sftlab.generation import generate
 
-    _check_texts(prompts)
+    check_texts(prompts, "samples (prompts)")
     decoding = {"do_sample": True, "temperature": 0.8, "top_p": 0.9, "eos_token_id": tokenizer.eos_token_id,
                 **decoding}
     texts = []

@@ -13,15 +13,10 @@ import re
 import numpy as np
 import torch
 
+from sftlab.data import check_texts
 from sftlab.metrics import classification_metrics
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-
-
-def _check_texts(texts, where: str) -> None:
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"{where}: text {i} is {type(text).__name__} {text!r:.40}, expected a string")
 
 
 def tokenize(dataset, tokenizer, max_length: int = 64, text_column: str = "text", label_column: str = "label"):
@@ -34,7 +29,7 @@ def tokenize(dataset, tokenizer, max_length: int = 64, text_column: str = "text"
             raise ValueError(f"split {name!r} is empty: nothing to tokenise")
         if text_column not in split.column_names:
             raise ValueError(f"split {name!r} has no {text_column!r} column (columns: {split.column_names})")
-        _check_texts(split[text_column], f"split {name!r}")
+        check_texts(split[text_column], f"split {name!r}")
 
     def encode(batch):
         encoded = tokenizer(batch[text_column], truncation=True, max_length=max_length)
@@ -92,7 +87,7 @@ def predict(model, tokenizer, texts: list[str], batch_size: int = 64, max_length
     """(predicted class ids (N,), class probabilities (N, K)) as numpy arrays, model in eval mode."""
     if isinstance(texts, str):
         raise TypeError("predict takes a list of texts; wrap a single text in a list")
-    _check_texts(texts, "predict")
+    check_texts(texts, "predict")
     if not texts:
         raise ValueError("predict got an empty list of texts")
     model.eval()
@@ -165,7 +160,7 @@ def average_word_vectors(texts, keyed_vectors) -> tuple[np.ndarray, float]:
     """(N, D) mean of each text's word vectors, and the share of words found in the vocabulary.
 
     Words missing from the vocabulary are skipped; a text with none found gets the zero vector."""
-    _check_texts(texts, "average_word_vectors")
+    check_texts(texts, "average_word_vectors")
     features = np.zeros((len(texts), keyed_vectors.vector_size), dtype=np.float32)
     found = total = 0
     for i, text in enumerate(texts):
@@ -183,7 +178,7 @@ def encoder_features(model, tokenizer, texts, batch_size: int = 64, max_length: 
 
     "pooler": the [CLS] vector after BERT's pooler (dense + tanh), exactly what the classification head reads;
     "mean":   the average of the last layer's token vectors over real tokens (padding excluded)."""
-    _check_texts(texts, "encoder_features")
+    check_texts(texts, "encoder_features")
     encoder = getattr(model, "base_model", model)      # BertForSequenceClassification → its BertModel
     encoder.eval()
     device = next(encoder.parameters()).device

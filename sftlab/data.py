@@ -52,6 +52,13 @@ OOD_DOMAIN = "movie reviews (Pang & Lee)"
 OOD_ENCODING = "cp1252"              # Windows-1252: Latin-1 plus printable 0x80–0x9F (the file's 0x97 is "—")
 
 
+def check_texts(texts, where: str) -> None:
+    """Raise a TypeError naming the first item of texts that is not a string (and where it was passed)."""
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"{where}: text {i} is {type(text).__name__} {text!r:.40}, expected a string")
+
+
 def sentiment_features():
     """The course's sentiment `datasets.Features`: text (string), label (ClassLabel neg/pos), domain (string)."""
     import datasets

@@ -18,6 +18,8 @@ import time
 
 import torch
 
+from sftlab.data import check_texts
+
 # ---------------------------------------------------------------- logit processors: (B, V) scores -> (B, V)
 
 
@@ -291,9 +293,7 @@ def perplexity(model, tokenizer, texts, stride: int = 512, max_length: int | Non
         texts = [texts]
     if len(texts) == 0:
         raise ValueError("texts is empty: nothing to score")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"text {i} is {type(text).__name__} {text!r:.40}, expected a string")
+    check_texts(texts, "perplexity")
     context = getattr(model.config, "max_position_embeddings", None)
     max_length = max_length or context
     if not isinstance(max_length, int) or max_length < 2:
