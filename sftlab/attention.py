@@ -1,6 +1,7 @@
 """Scaled dot-product attention, masks, multi-head attention and a Transformer block, written to be read.
 
-Shapes: B batch, H heads, T query length, S key length, D head size, C model width (H·D), F feed-forward width.
+Shapes (the package legend, sftlab/__init__.py): B batch, H heads, T query length, S key length, Dh head size,
+D model width (H·Dh), F feed-forward width.
 Masks are bool and mean "True = may attend", shaped (B or 1, H or 1, T or 1, S).
 Every piece here is checked against torch's own and against a real BERT layer in tests/test_attention.py.
 """
@@ -29,7 +30,7 @@ def _check_mask(mask: torch.Tensor, scores_shape: torch.Size) -> None:
 
 
 def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0):
-    """softmax(Q Kᵀ / √D) V for q (B, H, T, D), k and v (B, H, S, D); returns (output (B, H, T, D),
+    """softmax(Q Kᵀ / √Dh) V for q (B, H, T, Dh), k and v (B, H, S, Dh); returns (output (B, H, T, Dh),
     weights (B, H, T, S)). mask: bool, True = may attend. dropout_p drops attention weights (training only);
     the weights returned are those before dropout."""
     if q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
@@ -44,7 +45,7 @@ def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0):
         scores = scores.masked_fill(~mask, float("-inf"))      # exp(-inf) = 0: no weight on masked keys
     weights = scores.softmax(dim=-1)                            # (B, H, T, S), each row sums to 1
     dropped = F.dropout(weights, p=dropout_p) if dropout_p > 0 else weights
-    return dropped @ v, weights                                 # (B, H, T, D), (B, H, T, S)
+    return dropped @ v, weights                                 # (B, H, T, Dh), (B, H, T, S)
 
 
 def padding_mask(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -69,15 +70,19 @@ def causal_mask(seq_len: int, device=None) -> torch.Tensor:
 class MultiHeadAttention(nn.Module):
     """H heads of scaled dot-product attention on learned projections, then an output projection.
 
-    fused_qkv=True computes Q, K and V with one (C → 3C) matrix, as GPT-2 and torch's
-    nn.MultiheadAttention store it; False uses three (C → C) matrices, as BERT does. Same maths.
+    fused_qkv=True computes Q, K and V with one (D → 3D) matrix, as GPT-2 and torch's
+    nn.MultiheadAttention store it; False uses three (D → D) matrices, as BERT does. Same maths.
     """
 
     def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
                  fused_qkv: bool = False):
         super().__init__()
+        for name, value in (("d_model", d_model), ("num_heads", num_heads)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
         if d_model % num_heads:
             raise ValueError(f"d_model ({d_model}) must be a multiple of num_heads ({num_heads})")
+        self.d_model = d_model
         self.num_heads, self.head_size, self.dropout = num_heads, d_model // num_heads, dropout
         self.fused_qkv = fused_qkv
         if fused_qkv:
@@ -89,23 +94,27 @@ class MultiHeadAttention(nn.Module):
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
     def _split_heads(self, x):
-        B, L, C = x.shape
-        return x.view(B, L, self.num_heads, self.head_size).transpose(1, 2)    # (B, H, L, D)
+        B, T, D = x.shape
+        return x.view(B, T, self.num_heads, self.head_size).transpose(1, 2)    # (B, H, T, Dh)
 
     def forward(self, x, mask=None, context=None):
-        """x (B, T, C) → (output (B, T, C), weights (B, H, T, S)); keys/values come from `context`
-        (B, S, C) for cross-attention, else from x (self-attention)."""
+        """x (B, T, D) → (output (B, T, D), weights (B, H, T, S)); keys/values come from `context`
+        (B, S, D) for cross-attention, else from x (self-attention)."""
         source = x if context is None else context
+        for name, tensor in (("x", x), ("context", source)):
+            if tensor.dim() != 3 or tensor.size(-1) != self.d_model:
+                raise ValueError(f"{name} must be (batch, seq, d_model={self.d_model}), got shape "
+                                 f"{tuple(tensor.shape)}")
         if self.fused_qkv:
             W_q, W_k, W_v = self.qkv_proj.weight.chunk(3)
             b_q, b_k, b_v = self.qkv_proj.bias.chunk(3) if self.qkv_proj.bias is not None else (None,) * 3
             q, k, v = F.linear(x, W_q, b_q), F.linear(source, W_k, b_k), F.linear(source, W_v, b_v)
         else:
-            q, k, v = self.q_proj(x), self.k_proj(source), self.v_proj(source)  # (B, L, C) each
+            q, k, v = self.q_proj(x), self.k_proj(source), self.v_proj(source)  # (B, T, D), (B, S, D) ×2
         out, weights = scaled_dot_product_attention(
             self._split_heads(q), self._split_heads(k), self._split_heads(v), mask,
-            dropout_p=self.dropout if self.training else 0.0)                  # (B, H, T, D)
-        out = out.transpose(1, 2).reshape(x.shape)                              # (B, T, C): heads side by side
+            dropout_p=self.dropout if self.training else 0.0)                  # (B, H, T, Dh)
+        out = out.transpose(1, 2).reshape(x.shape)                              # (B, T, D): heads side by side
         return self.out_proj(out), weights
 
 
@@ -156,7 +165,7 @@ class TransformerBlock(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x, mask=None):
-        """x (B, T, C) → (B, T, C)."""
+        """x (B, T, D) → (B, T, D)."""
         if self.norm_first:
             x = x + self.drop(self.attention(self.norm1(x), mask)[0])
             return x + self.drop(self.feed_forward(self.norm2(x)))

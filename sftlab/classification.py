@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from sftlab.data import check_texts
+from sftlab.devices import model_device, to_device
 from sftlab.metrics import classification_metrics
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -84,17 +85,17 @@ def metrics_for(label_names: list[str]):
 
 @torch.no_grad()
 def predict(model, tokenizer, texts: list[str], batch_size: int = 64, max_length: int = 128):
-    """(predicted class ids (N,), class probabilities (N, K)) as numpy arrays, model in eval mode."""
+    """(predicted class ids (N,), class probabilities (N, C)) as numpy arrays, model in eval mode."""
     if isinstance(texts, str):
         raise TypeError("predict takes a list of texts; wrap a single text in a list")
     check_texts(texts, "predict")
     if not texts:
         raise ValueError("predict got an empty list of texts")
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     probabilities = []
     for batch in _batches_by_length(tokenizer, texts, batch_size, max_length):
-        probabilities.append(model(**batch.to(device)).logits.softmax(-1).float().cpu())
+        probabilities.append(model(**to_device(batch, device)).logits.float().softmax(-1).cpu())
     probabilities = _in_input_order(torch.cat(probabilities), tokenizer, texts, max_length).numpy()
     return probabilities.argmax(-1), probabilities
 
@@ -127,8 +128,14 @@ def evaluate_texts(model, tokenizer, dataset, label_names: list[str]) -> dict:
 
 
 def class_weights(labels, num_classes: int) -> torch.Tensor:
-    """Inverse-frequency weights N / (K · n_k): each class contributes equally to the loss in total."""
-    counts = torch.bincount(torch.as_tensor(labels), minlength=num_classes).float()
+    """Inverse-frequency weights N / (C · n_c): each class contributes equally to the loss in total."""
+    labels = torch.as_tensor(labels)
+    if labels.numel() == 0:
+        raise ValueError("labels is empty: class weights need at least one example")
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(f"labels must lie in 0 … {num_classes - 1} for num_classes={num_classes}, got values "
+                         f"{sorted(set(labels.tolist()) - set(range(num_classes)))} outside it")
+    counts = torch.bincount(labels, minlength=num_classes).float()
     if (counts == 0).any():
         raise ValueError(f"class(es) {torch.nonzero(counts == 0).flatten().tolist()} never occur: no weight exists")
     return counts.sum() / (num_classes * counts)
@@ -142,10 +149,19 @@ def weighted_loss(weights: torch.Tensor):
     return loss_fn
 
 
+HEAD_NAMES = ("classifier", "score", "qa_outputs")   # the task heads of transformers' encoder models
+
+
 def freeze_encoder(model) -> int:
-    """Freeze everything but the classification head; returns how many parameters still train."""
+    """Freeze everything but the task head (classifier, score or qa_outputs); returns how many parameters still
+    train. A model without such a head is refused: freezing it would leave nothing to train."""
+    names = [name for name, _ in model.named_parameters()]
+    if not any(name.startswith(HEAD_NAMES) for name in names):
+        raise ValueError(f"found no task head ({', '.join(HEAD_NAMES)}) in {type(model).__name__}, so freezing "
+                         f"would leave nothing to train; load the model with a head, e.g. "
+                         f"load_encoder('sequence-classification', num_labels=2)")
     for name, param in model.named_parameters():
-        param.requires_grad = name.startswith(("classifier", "score"))
+        param.requires_grad = name.startswith(HEAD_NAMES)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -174,17 +190,17 @@ def average_word_vectors(texts, keyed_vectors) -> tuple[np.ndarray, float]:
 
 @torch.no_grad()
 def encoder_features(model, tokenizer, texts, batch_size: int = 64, max_length: int = 64) -> dict:
-    """Frozen sentence features from an encoder (or a classifier's encoder), as numpy arrays (N, C):
+    """Frozen sentence features from an encoder (or a classifier's encoder), as numpy arrays (N, D):
 
     "pooler": the [CLS] vector after BERT's pooler (dense + tanh), exactly what the classification head reads;
     "mean":   the average of the last layer's token vectors over real tokens (padding excluded)."""
     check_texts(texts, "encoder_features")
     encoder = getattr(model, "base_model", model)      # BertForSequenceClassification → its BertModel
     encoder.eval()
-    device = next(encoder.parameters()).device
+    device = model_device(encoder)
     pooled, means = [], []
     for batch in _batches_by_length(tokenizer, list(texts), batch_size, max_length):
-        batch = batch.to(device)
+        batch = to_device(batch, device)
         outputs = encoder(**batch)
         mask = batch["attention_mask"].unsqueeze(-1).to(outputs.last_hidden_state.dtype)   # (B, T, 1)
         means.append((outputs.last_hidden_state * mask).sum(1) / mask.sum(1))

@@ -14,11 +14,11 @@ repetition penalty (every strategy), then — only when sampling — temperature
 """
 
 import math
-import time
 
 import torch
 
 from sftlab.data import check_texts
+from sftlab.devices import model_device, timed
 
 # ---------------------------------------------------------------- logit processors: (B, V) scores -> (B, V)
 
@@ -26,6 +26,8 @@ from sftlab.data import check_texts
 def apply_repetition_penalty(input_ids, scores, penalty: float):
     """Make every token already in input_ids (B, T) less likely: divide its positive scores by penalty, multiply
     its negative ones (dividing a negative score would *raise* it). penalty > 1 discourages repeats (CTRL paper)."""
+    if not penalty > 0:
+        raise ValueError(f"repetition penalty must be > 0 (1.0 = none, > 1 discourages repeats), got {penalty}")
     seen = torch.gather(scores, 1, input_ids)                                  # (B, T) scores of tokens seen
     seen = torch.where(seen < 0, seen * penalty, seen / penalty)
     return scores.scatter(1, input_ids, seen)
@@ -33,11 +35,16 @@ def apply_repetition_penalty(input_ids, scores, penalty: float):
 
 def apply_temperature(scores, temperature: float):
     """Divide the logits by temperature: < 1 sharpens the softmax towards the top token, > 1 flattens it."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature} (greedy decoding is the limit T → 0)")
     return scores / temperature
 
 
 def apply_top_k(scores, top_k: int):
     """Keep the top_k highest scores (ties with the k-th included), set the rest to -inf."""
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise ValueError(f"top_k must be an int ≥ 1 (the number of tokens kept), got {top_k!r}; "
+                         f"to switch top-k off, do not apply it (generate's top_k=0)")
     top_k = min(top_k, scores.size(-1))
     kth_best = torch.topk(scores, top_k).values[..., -1, None]                 # (B, 1)
     return scores.masked_fill(scores < kth_best, float("-inf"))
@@ -45,6 +52,8 @@ def apply_top_k(scores, top_k: int):
 
 def apply_top_p(scores, top_p: float):
     """Nucleus filtering: keep the smallest set of most likely tokens whose probabilities sum to ≥ top_p."""
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1] (the probability mass kept; 1 keeps everything), got {top_p}")
     sorted_scores, sorted_ids = torch.sort(scores, descending=False)          # least likely first
     cumulative = sorted_scores.softmax(dim=-1).cumsum(dim=-1)                  # (B, V)
     remove = cumulative <= (1 - top_p)         # the tail whose mass fits in 1 - top_p goes
@@ -98,8 +107,11 @@ def _eos_ids(model, eos_token_id) -> list[int]:
     return [eos_token_id] if isinstance(eos_token_id, int) else list(eos_token_id)
 
 
+EARLY_STOPPING = (False, True, "never")
+
+
 def _check_arguments(model, input_ids, max_new_tokens, temperature, top_k, top_p, repetition_penalty, num_beams,
-                     do_sample):
+                     do_sample, early_stopping=False):
     if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2:
         got = f"a tensor of shape {tuple(input_ids.shape)}" if isinstance(input_ids, torch.Tensor) \
             else type(input_ids).__name__
@@ -128,6 +140,9 @@ def _check_arguments(model, input_ids, max_new_tokens, temperature, top_k, top_p
         raise ValueError(f"repetition_penalty must be > 0 (1.0 = none), got {repetition_penalty}")
     if not isinstance(num_beams, int) or num_beams < 1:
         raise ValueError(f"num_beams must be an int ≥ 1 (1 = no beam search), got {num_beams!r}")
+    if early_stopping not in EARLY_STOPPING:
+        raise ValueError(f"early_stopping must be one of {EARLY_STOPPING} (generate's meanings), "
+                         f"got {early_stopping!r}")
     if num_beams > 1 and do_sample:
         raise ValueError("beam-search sampling (num_beams > 1 with do_sample=True) is not implemented here; "
                          "use num_beams=1 to sample or do_sample=False for beam search")
@@ -150,12 +165,13 @@ def generate(model, input_ids, max_new_tokens: int = 50, do_sample: bool = False
     seed: torch.manual_seed(seed) before sampling — generate called right after the same seed samples the same.
     early_stopping (beam search): False, True or "never", with generate's meaning (default False)."""
     _check_arguments(model, input_ids, max_new_tokens, temperature, top_k, top_p, repetition_penalty, num_beams,
-                     do_sample)
+                     do_sample, early_stopping)
     model.eval()
+    input_ids = input_ids.to(model_device(model))                             # the prompt goes where the model is
     eos = _eos_ids(model, eos_token_id)
     if num_beams > 1:
         return _beam_search(model, input_ids, max_new_tokens, num_beams, length_penalty, early_stopping, eos,
-                            repetition_penalty, use_cache)
+                            repetition_penalty, use_cache).cpu()
     if seed is not None:
         torch.manual_seed(seed)
     eos_tensor = torch.tensor(eos, dtype=torch.long, device=input_ids.device)
@@ -175,7 +191,7 @@ def generate(model, input_ids, max_new_tokens: int = 50, do_sample: bool = False
         sequences = torch.cat([sequences, next_tokens[:, None]], dim=-1)
         if not unfinished.any():
             break
-    return sequences
+    return sequences.cpu()
 
 
 def _beam_search(model, input_ids, max_new_tokens, num_beams, length_penalty, early_stopping, eos,
@@ -256,8 +272,9 @@ def generate_with_transformers(model, input_ids, max_new_tokens: int = 50, eos_t
     pad = eos[0] if eos else (model.generation_config.pad_token_id or 0)   # [] overrides the config's EOS too
     if seed is not None:
         torch.manual_seed(seed)
+    input_ids = input_ids.to(model_device(model))
     return model.generate(input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=max_new_tokens,
-                          eos_token_id=eos, pad_token_id=pad, **settings)
+                          eos_token_id=eos, pad_token_id=pad, **settings).cpu()
 
 
 # ---------------------------------------------------------------- timing
@@ -266,15 +283,17 @@ def generate_with_transformers(model, input_ids, max_new_tokens: int = 50, eos_t
 @torch.no_grad()
 def time_per_token(model, input_ids, max_new_tokens: int = 128, use_cache: bool = True) -> list[float]:
     """Seconds spent on each greedy step (one forward pass + argmax), for a plot of time vs position.
-    With a cache a step costs about the same at any position; without, it grows with the sequence length."""
+    With a cache a step costs about the same at any position; without, it grows with the sequence length.
+    The device is synchronised around every step, so GPU times are the computation's, not the queueing's."""
     _check_arguments(model, input_ids, max_new_tokens, 1.0, 0, 1.0, 1.0, 1, False)
     model.eval()
-    sequences, cache, times = input_ids, None, []
+    device = model_device(model)
+    sequences, cache, times = input_ids.to(device), None, []
     for _ in range(max_new_tokens):
-        started = time.perf_counter()
-        logits, cache = next_token_logits(model, sequences, cache, use_cache)
-        sequences = torch.cat([sequences, logits.argmax(dim=-1, keepdim=True)], dim=-1)
-        times.append(time.perf_counter() - started)
+        with timed(device) as clock:
+            logits, cache = next_token_logits(model, sequences, cache, use_cache)
+            sequences = torch.cat([sequences, logits.argmax(dim=-1, keepdim=True)], dim=-1)
+        times.append(clock.seconds)
     return times
 
 
@@ -304,7 +323,7 @@ def perplexity(model, tokenizer, texts, stride: int = 512, max_length: int | Non
         raise ValueError(f"stride must be an int in [1, max_length={max_length}], got {stride!r}")
 
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     total_nll, total_tokens = 0.0, 0
     for text in texts:
         ids = tokenizer(text, return_tensors="pt").input_ids[0].to(device)    # (T,)
@@ -312,7 +331,7 @@ def perplexity(model, tokenizer, texts, stride: int = 512, max_length: int | Non
         for begin in range(0, len(ids), stride):
             end = min(begin + max_length, len(ids))
             window = ids[begin:end]
-            logits = model(input_ids=window[None], use_cache=False).logits[0].float()   # (W, V)
+            logits = model(input_ids=window[None], use_cache=False).logits[0].float()   # (T, V), T ≤ max_length
             log_probs = torch.log_softmax(logits[:-1], dim=-1)                # position j predicts token j + 1
             first = max(scored_up_to, begin + 1) - begin                      # first new target, window index
             targets = window[first:]

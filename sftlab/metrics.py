@@ -1,6 +1,6 @@
 """Classification metrics, written out so the formulas are visible, and checked against scikit-learn.
 
-    y_true, y_pred: sequences (or 1-D tensors/arrays) of class ids 0 … K-1, one per example.
+    y_true, y_pred: sequences (or 1-D tensors/arrays) of class ids 0 … C-1, one per example (N examples, C classes).
 
 precision_k = TP_k / (TP_k + FP_k), recall_k = TP_k / (TP_k + FN_k), F1_k = 2 P R / (P + R);
 macro averages weigh every class equally, so a rare class counts as much as a frequent one.
@@ -33,9 +33,9 @@ def _checked(y_true, y_pred, num_classes: int | None):
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> np.ndarray:
-    """(K, K) counts: row = true class, column = predicted class."""
-    y_true, y_pred, K = _checked(y_true, y_pred, num_classes)
-    matrix = np.zeros((K, K), dtype=np.int64)
+    """(C, C) counts: row = true class, column = predicted class."""
+    y_true, y_pred, C = _checked(y_true, y_pred, num_classes)
+    matrix = np.zeros((C, C), dtype=np.int64)
     np.add.at(matrix, (y_true, y_pred), 1)
     return matrix
 
@@ -47,7 +47,7 @@ def accuracy(y_true, y_pred) -> float:
 
 
 def precision_recall_f1(y_true, y_pred, num_classes: int | None = None) -> dict:
-    """Per-class arrays {"precision", "recall", "f1", "support"} of length K; 0 where a ratio is 0/0."""
+    """Per-class arrays {"precision", "recall", "f1", "support"} of length C; 0 where a ratio is 0/0."""
     matrix = confusion_matrix(y_true, y_pred, num_classes)
     tp = np.diag(matrix).astype(float)
     predicted, actual = matrix.sum(axis=0), matrix.sum(axis=1)         # column sums, row sums

@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 
 from sftlab import profiles
+from sftlab.devices import resolve_device
 
 TASKS = ("features", "sequence-classification", "token-classification")
 CACHE_ENV_VAR = "SFTLAB_CACHE"  # where the converted SmolLM2 weights are kept
@@ -117,9 +118,11 @@ def _encoder_tokenizer(profile_name: str):
     return _from_hub(AutoTokenizer.from_pretrained, source, **kwargs)
 
 
-def load_encoder(task: str | None = None, num_labels: int | None = None, **model_kwargs):
+def load_encoder(task: str | None = None, num_labels: int | None = None, device=None, **model_kwargs):
     """(tokenizer, model) for the active profile's encoder; task: None/"features", "sequence-classification",
-    "token-classification" (the last two need num_labels; model_kwargs go to from_pretrained, e.g. id2label)."""
+    "token-classification" (the last two need num_labels; model_kwargs go to from_pretrained, e.g. id2label).
+    device: None = the profile's choice (devices.resolve_device: the CPU offline, the fastest device in the
+    full profile), "auto", or a device name such as "cuda"."""
     from transformers import AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification
 
     task = task or "features"
@@ -135,13 +138,14 @@ def load_encoder(task: str | None = None, num_labels: int | None = None, **model
 
     started = time.perf_counter()
     profile = profiles.active()
+    device = resolve_device(device)
     source, kwargs = _encoder_source(profile.name)
     tokenizer = _encoder_tokenizer(profile.name)
     model_class = {"features": AutoModel,
                    "sequence-classification": AutoModelForSequenceClassification,
                    "token-classification": AutoModelForTokenClassification}[task]
-    model = _from_hub(model_class.from_pretrained, source, **kwargs, **model_kwargs)
-    _report(f"encoder {profile.encoder} ({task})", started)
+    model = _from_hub(model_class.from_pretrained, source, **kwargs, **model_kwargs).to(device)
+    _report(f"encoder {profile.encoder} ({task}) on {device}", started)
     return tokenizer, model
 
 
@@ -200,18 +204,19 @@ def _causal_lm_tokenizer(profile_name: str):
     return tokenizer
 
 
-def load_causal_lm(**model_kwargs):
+def load_causal_lm(device=None, **model_kwargs):
     """(tokenizer, model) for the active profile's decoder-only LM, in eval mode; model_kwargs go to
-    from_pretrained."""
+    from_pretrained. device: as in load_encoder (None = the profile's choice)."""
     from transformers import AutoModelForCausalLM
 
     started = time.perf_counter()
     profile = profiles.active()
+    device = resolve_device(device)
     source, kwargs = _causal_lm_source(profile.name)
     tokenizer = _causal_lm_tokenizer(profile.name)
-    model = _from_hub(AutoModelForCausalLM.from_pretrained, source, **kwargs, **model_kwargs)
+    model = _from_hub(AutoModelForCausalLM.from_pretrained, source, **kwargs, **model_kwargs).to(device)
     model.eval()
-    _report(f"causal LM {profile.causal_lm}", started)
+    _report(f"causal LM {profile.causal_lm} on {device}", started)
     return tokenizer, model
 
 

@@ -61,13 +61,15 @@ def cuda_available() -> bool:
 
 def best_device() -> str:
     """The fastest device torch can use here: "cuda", "mps" or "cpu"."""
-    import torch
+    from sftlab.devices import available_devices
 
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
+    return available_devices()[0]
+
+
+def device() -> str:
+    """Where this profile puts models by default: the fastest device in the full profile, the CPU offline
+    (its small models are sized for a laptop CPU; load_encoder(device="auto") uses a GPU anyway)."""
+    return best_device() if active().name == "full" else "cpu"
 
 
 def hub_reachable(timeout: float = HUB_TIMEOUT_S) -> bool:
@@ -133,7 +135,8 @@ def banner() -> str:
     p = active()
     other = "full" if p.name == "offline" else "offline"
     line = (
-        f"SFT Lab · profile: {p.name} ({p.reason}) · encoder: {p.encoder} · causal LM: {p.causal_lm} "
+        f"SFT Lab · profile: {p.name} ({p.reason}) · device: {device()} · encoder: {p.encoder} · "
+        f"causal LM: {p.causal_lm} "
         f"· word vectors: {p.word_vectors} · switch: set {ENV_VAR}={other} and restart the kernel"
     )
     print(line)

@@ -1,28 +1,46 @@
-"""One short fine-tuning loop for chapters 03–05: AdamW, warmup then linear decay, clipping, early stopping.
+"""One short fine-tuning loop for chapters 03–07: AdamW, warmup then linear decay, clipping, accumulation,
+early stopping.
 
     history = train(model, train_loader, val_loader, TrainingConfig(learning_rate=5e-5, epochs=3))
 
 Batches are dicts of tensors that the model takes as keyword arguments (input_ids, attention_mask,
-labels …), as transformers' collators produce them. The loop runs through Hugging Face Accelerate, so
-the same code runs on a CPU, a GPU, or several processes under `accelerate launch` (DDP) unchanged;
+labels …), as transformers' collators produce them. The model trains on the device it is on (load it with
+`device=`); batches are moved there. The loop runs through Hugging Face Accelerate, so the same code runs on
+a CPU, a GPU with mixed precision, or several processes under `accelerate launch` (DDP) unchanged:
 `accelerator.backward(loss)` is `loss.backward()` plus what DDP and mixed precision need.
+
+Its heart, for one optimizer step (notebook 03 writes it out and checks it gives the same weights):
+
+    loss = model(**batch).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step(); scheduler.step(); optimizer.zero_grad()
 """
 
 import math
 import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 
 import torch
+from torch import nn
 
-NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")  # names that skip weight decay
+from sftlab.devices import mixed_precision_for, model_device, synchronize, to_device
+
+IGNORE_INDEX = -100                                       # label positions that carry no loss
+MIXED_PRECISION = ("auto", "no", "fp16", "bf16")
+# Modules whose weights are gains or shifts, not sizes to shrink; matched by type, plus any class whose name ends
+# in "Norm" (LlamaRMSNorm, T5LayerNorm … are custom classes in transformers).
+NORM_TYPES = (nn.LayerNorm, nn.GroupNorm, nn.RMSNorm, nn.modules.batchnorm._BatchNorm)
 
 
 @dataclass
 class TrainingConfig:
     learning_rate: float = 5e-5            # peak learning rate, reached at the end of warmup
     epochs: int = 3
-    weight_decay: float = 0.01             # AdamW's decoupled decay; never on biases or LayerNorm weights
+    weight_decay: float = 0.01             # AdamW's decoupled decay; never on biases or normalisation weights
+    decay_embeddings: bool = True          # False: no weight decay on nn.Embedding tables either
     warmup_ratio: float = 0.1              # share of optimizer steps that ramp the LR linearly from 0
     max_grad_norm: float | None = 1.0      # clip the global gradient norm to this (None: no clipping)
     gradient_accumulation_steps: int = 1   # optimizer step every k batches: effective batch = k × batch size
@@ -30,7 +48,7 @@ class TrainingConfig:
     metric: str = "loss"                   # validation metric that picks the best epoch ("loss": lower is better)
     restore_best: bool = True              # end with the weights of the best validation epoch
     seed: int = 0                          # seeds python, numpy and torch: same run, same numbers
-    mixed_precision: str = "no"            # "fp16"/"bf16" on a GPU; fixed per process by Accelerate
+    mixed_precision: str = "auto"          # "auto": bf16 (else fp16) on a CUDA GPU, fp32 elsewhere; or no/fp16/bf16
     progress: bool = True                  # show a tqdm bar
 
     def __post_init__(self):
@@ -43,6 +61,12 @@ class TrainingConfig:
         if not isinstance(self.gradient_accumulation_steps, int) or self.gradient_accumulation_steps < 1:
             raise ValueError(f"gradient_accumulation_steps must be a positive int, got "
                              f"{self.gradient_accumulation_steps!r}")
+        if self.mixed_precision not in MIXED_PRECISION:
+            raise ValueError(f"mixed_precision={self.mixed_precision!r}; expected one of {MIXED_PRECISION}")
+        if self.early_stopping_patience is not None and (not isinstance(self.early_stopping_patience, int)
+                                                         or self.early_stopping_patience < 1):
+            raise ValueError(f"early_stopping_patience must be None or a positive int, "
+                             f"got {self.early_stopping_patience!r}")
 
 
 @dataclass
@@ -54,6 +78,9 @@ class History:
     best_epoch: int | None = None
     stopped_early: bool = False
     samples_per_second: float = 0.0
+    device: str = "cpu"                          # where it trained, and in which precision
+    mixed_precision: str = "no"
+    optimizer: str = ""                          # "AdamW (fused)" or "AdamW"
 
     def summary(self) -> str:
         """One line per epoch."""
@@ -77,23 +104,43 @@ def seed_everything(seed: int) -> None:
     set_seed(seed)
 
 
-def parameter_groups(model, weight_decay: float) -> list[dict]:
-    """AdamW groups: decay on weight matrices, none on biases and normalisation weights (they are not
-    'sizes' to shrink: decaying a LayerNorm gain towards 0 just rescales the activations)."""
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        if param.requires_grad:
-            (no_decay if any(key in name for key in NO_DECAY) else decay).append(param)
+# ---------------------------------------------------------------- optimizer
+
+
+def _is_norm(module) -> bool:
+    return isinstance(module, NORM_TYPES) or type(module).__name__.endswith("Norm")
+
+
+def parameter_groups(model, weight_decay: float, decay_embeddings: bool = True) -> list[dict]:
+    """AdamW groups: decay on weight matrices; none on biases and normalisation weights, decided by the module
+    that owns each parameter (LayerNorm, RMSNorm …), not by its name. A normalisation gain is not a 'size' to
+    shrink: decaying it towards 0 just rescales the activations. decay_embeddings=False spares nn.Embedding too."""
+    decay, no_decay, seen = [], [], set()
+    for module in model.modules():
+        for name, param in module.named_parameters(recurse=False):
+            if not param.requires_grad or id(param) in seen:    # tied weights (GPT-2's lm_head = wte) count once
+                continue
+            seen.add(id(param))
+            spared = (name == "bias" or _is_norm(module)
+                      or (not decay_embeddings and isinstance(module, nn.Embedding)))
+            (no_decay if spared else decay).append(param)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def _adamw(groups: list[dict], learning_rate: float):
-    """AdamW with the fused kernel where the device has one (CPU and CUDA do): one pass over all parameters
-    instead of a Python loop over ~100 tensors — what Trainer uses by default too."""
-    try:
-        return torch.optim.AdamW(groups, lr=learning_rate, fused=True)
-    except RuntimeError:        # a device without a fused AdamW kernel
-        return torch.optim.AdamW(groups, lr=learning_rate)
+FUSED_ADAMW_DEVICES = ("cuda", "cpu")   # where torch's fused AdamW kernel is established (MPS's is newer)
+
+
+def make_optimizer(groups: list[dict], learning_rate: float) -> tuple[torch.optim.Optimizer, str]:
+    """(AdamW, its name): the fused kernel — one pass over all parameters instead of a Python loop over ~100
+    tensors, Trainer's default too — when every parameter is a float tensor on a device that has it, otherwise
+    the standard implementation. torch only checks this at the first step, so decide here, after the model is
+    on its device."""
+    params = [p for group in groups for p in group["params"]]
+    fused = bool(params) and all(p.device.type in FUSED_ADAMW_DEVICES and p.is_floating_point() for p in params)
+    return torch.optim.AdamW(groups, lr=learning_rate, fused=fused or None), "AdamW (fused)" if fused else "AdamW"
+
+
+# ---------------------------------------------------------------- one batch
 
 
 def _check_batch(batch, model, loss_fn) -> None:
@@ -109,7 +156,7 @@ def _check_batch(batch, model, loss_fn) -> None:
             "(named 'labels' or 'label') or pass loss_fn.")
     name = type(model).__name__
     if "labels" in batch and name.endswith(("ForSequenceClassification", "ForTokenClassification")):
-        labels = batch["labels"][batch["labels"] != -100]
+        labels = batch["labels"][batch["labels"] != IGNORE_INDEX]
         num_labels = model.config.num_labels
         if labels.numel() and (labels.min() < 0 or labels.max() >= num_labels):
             raise ValueError(f"labels must lie in 0 … {num_labels - 1} for this model (num_labels={num_labels}), "
@@ -124,13 +171,41 @@ def _loss(model, batch, loss_fn):
     return loss, outputs
 
 
+def _predicts_next_token(model) -> bool:
+    """True for a causal LM (its loss scores labels shifted by one position), also inside PEFT or DDP."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    inner = getattr(model, "module", model)                             # DDP wraps the model in .module
+    inner = inner.get_base_model() if hasattr(inner, "get_base_model") else inner   # PEFT
+    return type(inner).__name__ in set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values())
+
+
+def loss_units(model, batch) -> int:
+    """How many terms the batch's mean loss averages: labelled examples (classification), labelled tokens
+    (token classification), or predicted tokens (causal LM: every label but the first of each row, which
+    nothing predicts). Accumulation weights each micro-batch by this, so k micro-batches give the same gradient
+    as one batch of their union even when their lengths differ."""
+    labels = batch.get("labels") if isinstance(batch, Mapping) else None
+    if labels is None:
+        return len(batch["input_ids"])
+    if labels.dim() > 1 and _predicts_next_token(model):
+        labels = labels[:, 1:]
+    return int((labels != IGNORE_INDEX).sum())
+
+
+# ---------------------------------------------------------------- evaluate
+
+
 @torch.no_grad()
 def evaluate(model, loader, compute_metrics: Callable | None = None, loss_fn=None, accelerator=None) -> dict:
-    """Mean loss over `loader` (weighted by batch size) plus compute_metrics(logits_list, labels_list),
-    with the model in eval mode (dropout off) and no gradients."""
+    """Mean loss over `loader` (weighted by batch size) plus compute_metrics(logits_list, labels_list), with the
+    model in eval mode (dropout off) and no gradients. Batches go to the model's device; logits and labels are
+    handed to compute_metrics on the CPU."""
     model.eval()
+    device = model_device(model)
     total_loss, count, logits, labels = 0.0, 0, [], []
     for batch in loader:
+        batch = to_device(batch, device)
         loss, outputs = _loss(model, batch, loss_fn)
         n = len(batch["input_ids"])
         total_loss += loss.item() * n
@@ -153,15 +228,74 @@ def evaluate(model, loader, compute_metrics: Callable | None = None, loss_fn=Non
     return results
 
 
+@torch.no_grad()
+def _check_metric(model, val_loader, compute_metrics, metric: str) -> None:
+    """Before the first step: the metric that picks the best epoch must be one compute_metrics returns."""
+    if metric == "loss":
+        return
+    if compute_metrics is None:
+        raise ValueError(f"metric={metric!r} needs compute_metrics (only 'loss' is computed without it)")
+    was_training = model.training
+    model.eval()
+    batch = to_device(next(iter(val_loader)), model_device(model))
+    outputs = model(**batch)
+    names = sorted(compute_metrics([outputs.logits.float().cpu()], [batch["labels"].cpu()]))
+    model.train(was_training)
+    if metric not in names:
+        raise ValueError(f"metric={metric!r} is not computed: compute_metrics returns {names}, plus 'loss'")
+
+
 def _better(value, best, metric) -> bool:
     return best is None or (value < best if metric == "loss" else value > best)
+
+
+# ---------------------------------------------------------------- train
+
+
+def _windows(loader, k: int):
+    """The loader's batches in groups of k (the last group may be shorter): one group per optimizer step."""
+    window = []
+    for batch in loader:
+        window.append(batch)
+        if len(window) == k:
+            yield window
+            window = []
+    if window:
+        yield window
+
+
+def accumulate_gradients(model, window: list, loss_fn: Callable | None = None, accelerator=None) -> float:
+    """Backward over a window of micro-batches (already on the model's device) so that the gradients add up to
+    those of one batch of their union; returns the window's mean loss.
+
+    Each micro-batch's mean loss is weighted by its share of the window's loss units (loss_units): with equal
+    weights 1/k, a micro-batch of 10 labelled tokens would count as much as one of 100."""
+    units = [loss_units(model, batch) for batch in window]
+    device = model_device(model)
+    total_units = torch.tensor(float(max(sum(units), 1)), device=device)
+    processes = accelerator.num_processes if accelerator is not None else 1
+    if processes > 1:                                  # DDP averages gradients over processes: undo that
+        total_units = accelerator.reduce(total_units, "sum") / processes
+    window_loss = 0.0
+    for i, batch in enumerate(window):
+        last = i == len(window) - 1                    # DDP syncs gradients on the last micro-batch only
+        with accelerator.no_sync(model) if processes > 1 and not last else nullcontext():
+            loss, _ = _loss(model, batch, loss_fn)     # mean over this micro-batch's units
+            share = units[i] / total_units             # its share of the whole window's units
+            if accelerator is not None:
+                accelerator.backward(loss * share)     # = loss.backward(), plus mixed-precision scaling
+            else:
+                (loss * share).backward()
+        window_loss += loss.item() * share.item()
+    return window_loss
 
 
 def train(model, train_loader, val_loader=None, config: TrainingConfig | None = None,
           compute_metrics: Callable | None = None,   # (logits_list, labels_list) -> {"accuracy": …}
           loss_fn: Callable | None = None,            # (outputs, batch) -> loss; default outputs.loss
           ) -> History:
-    """Fine-tune `model` in place and return its History; evaluates on val_loader after every epoch."""
+    """Fine-tune `model` in place, on the device it is on, and return its History; evaluates on val_loader
+    after every epoch."""
     from accelerate import Accelerator
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
@@ -171,56 +305,60 @@ def train(model, train_loader, val_loader=None, config: TrainingConfig | None = 
         raise ValueError("the training loader is empty: no batches to train on")
     if (config.early_stopping_patience or config.metric != "loss") and val_loader is None:
         raise ValueError("early stopping and a validation metric need a val_loader")
-    seed_everything(config.seed)
+    device = model_device(model)
     _check_batch(next(iter(train_loader)), model, loss_fn)
-
-    accelerator = Accelerator(gradient_accumulation_steps=config.gradient_accumulation_steps,
-                              mixed_precision=config.mixed_precision)
-    optimizer = _adamw(parameter_groups(model, config.weight_decay), config.learning_rate)
-    model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
     if val_loader is not None:
-        val_loader = accelerator.prepare(val_loader)
-    steps_per_epoch = math.ceil(len(train_loader) / config.gradient_accumulation_steps)
+        _check_metric(model, val_loader, compute_metrics, config.metric)
+
+    precision = mixed_precision_for(device) if config.mixed_precision == "auto" else config.mixed_precision
+    accelerator = Accelerator(cpu=device.type == "cpu", mixed_precision=precision)
+    seed_everything(config.seed)                 # after the checks above, so only training draws random numbers
+    optimizer, optimizer_name = make_optimizer(
+        parameter_groups(model, config.weight_decay, config.decay_embeddings), config.learning_rate)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    if accelerator.num_processes > 1:            # each process takes its own shard of the batches
+        train_loader = accelerator.prepare(train_loader)
+        val_loader = accelerator.prepare(val_loader) if val_loader is not None else None
+    k = config.gradient_accumulation_steps
+    steps_per_epoch = math.ceil(len(train_loader) / k)
     total_steps = steps_per_epoch * config.epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
 
-    history = History(_metric=config.metric)
+    history = History(_metric=config.metric, device=str(accelerator.device), mixed_precision=precision,
+                      optimizer=optimizer_name)
     best_value, best_state, epochs_without_gain, samples, seconds = None, None, 0, 0, 0.0
     bar = tqdm(total=total_steps, desc="training", disable=not (config.progress and accelerator.is_main_process))
     for epoch in range(1, config.epochs + 1):
         model.train()                                          # dropout on
-        epoch_loss, epoch_batches = 0.0, 0
+        epoch_loss, epoch_steps = 0.0, 0
+        synchronize(accelerator.device)
         started = time.perf_counter()
-        for batch in train_loader:
-            with accelerator.accumulate(model):
-                loss, _ = _loss(model, batch, loss_fn)
-                accelerator.backward(loss)                     # gradients of this (micro-)batch
-                if accelerator.sync_gradients:                 # every k-th batch: a real optimizer step
-                    if config.max_grad_norm:
-                        accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                    optimizer.step()
-                    scheduler.step()
-                optimizer.zero_grad()
-            epoch_loss += loss.item()
-            epoch_batches += 1
-            samples += len(batch["input_ids"]) * accelerator.num_processes
-            if accelerator.sync_gradients:
-                history.steps.append({"step": len(history.steps) + 1, "epoch": epoch, "loss": loss.item(),
-                                      "lr": scheduler.get_last_lr()[0]})
-                bar.update(1)
-                bar.set_postfix(epoch=epoch, loss=f"{loss.item():.4f}")
+        for window in _windows(train_loader, k):
+            window = [to_device(batch, accelerator.device) for batch in window]
+            step_loss = accumulate_gradients(model, window, loss_fn, accelerator)
+            if config.max_grad_norm:
+                accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()                              # the next window starts from zero gradients
+            epoch_loss += step_loss
+            epoch_steps += 1
+            samples += sum(len(batch["input_ids"]) for batch in window) * accelerator.num_processes
+            history.steps.append({"step": len(history.steps) + 1, "epoch": epoch, "loss": step_loss,
+                                  "lr": scheduler.get_last_lr()[0]})
+            bar.update(1)
+            bar.set_postfix(epoch=epoch, loss=f"{step_loss:.4f}")
+        synchronize(accelerator.device)                        # GPU work is queued: wait before reading the clock
         seconds += time.perf_counter() - started
-        record = {"epoch": epoch, "train_loss": epoch_loss / epoch_batches}
+        record = {"epoch": epoch, "train_loss": epoch_loss / epoch_steps}
         if val_loader is not None:
             results = evaluate(model, val_loader, compute_metrics, loss_fn, accelerator)
-            record.update({("val_loss" if k == "loss" else k): v for k, v in results.items()})
-            value = results[config.metric] if config.metric in results else None
-            if value is None:
-                raise ValueError(f"metric {config.metric!r} is not among the validation results {sorted(results)}")
+            record.update({("val_loss" if name == "loss" else name): v for name, v in results.items()})
+            value = results[config.metric]
             if _better(value, best_value, config.metric):
                 best_value, history.best_epoch, epochs_without_gain = value, epoch, 0
                 if config.restore_best:
-                    best_state = {k: v.detach().cpu().clone() for k, v in
+                    best_state = {name: v.detach().cpu().clone() for name, v in
                                   accelerator.unwrap_model(model).state_dict().items()}
             else:
                 epochs_without_gain += 1
@@ -230,9 +368,10 @@ def train(model, train_loader, val_loader=None, config: TrainingConfig | None = 
             break
     bar.close()
     history.samples_per_second = samples / seconds
+    model = accelerator.unwrap_model(model, keep_fp32_wrapper=False)   # the learner's model, autocast removed
     if best_state is not None and history.best_epoch != history.epochs[-1]["epoch"]:
-        accelerator.unwrap_model(model).load_state_dict(best_state)
-    accelerator.unwrap_model(model).eval()
+        model.load_state_dict(best_state)
+    model.eval()
     return history
 
 

@@ -1,4 +1,20 @@
-"""The plots the notebooks show. Each function draws one idea and returns its matplotlib Figure."""
+"""The plots the notebooks show. Each function draws one idea and returns its matplotlib Figure.
+
+Tensors may come from any device, in any float type and with gradients: every plot reads them through
+`as_numpy` (detached, float32, on the CPU).
+"""
+
+
+def as_numpy(values):
+    """A tensor (any device, dtype or autograd state), array or list as a numpy array for matplotlib."""
+    import numpy as np
+    import torch
+
+    if isinstance(values, torch.Tensor):
+        values = values.detach()
+        values = values.float() if values.is_floating_point() or values.dtype == torch.bool else values
+        return values.cpu().numpy()
+    return np.asarray(values)
 
 
 def sft_pipeline_diagram():
@@ -42,7 +58,7 @@ def plot_lines(x, series: dict, title: str, xlabel: str, ylabel: str, logx=False
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
     for label, y in series.items():
-        ax.plot(x, y, marker="o", markersize=3, label=label)
+        ax.plot(as_numpy(x), as_numpy(y), marker="o", markersize=3, label=label)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     if logx:
         ax.set_xscale("log", base=2)
@@ -60,7 +76,7 @@ def plot_masks(masks: dict, labels=None):
 
     fig, axes = plt.subplots(1, len(masks), figsize=(3.2 * len(masks), 3.4), dpi=100, squeeze=False)
     for ax, (title, mask) in zip(axes[0], masks.items(), strict=True):
-        ax.imshow(mask.float().numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.imshow(as_numpy(mask), cmap="gray", vmin=0, vmax=1)
         ax.set(title=title, xlabel="key position (attended to)", ylabel="query position")
         if labels is not None:
             ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=8)
@@ -75,7 +91,7 @@ def plot_attention(weights, tokens, title: str, ax=None):
 
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 5), dpi=100)
-    image = ax.imshow(weights.numpy(), cmap="viridis", vmin=0, vmax=1)
+    image = ax.imshow(as_numpy(weights), cmap="viridis", vmin=0, vmax=1)
     ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=8)
     ax.set_yticks(range(len(tokens)), tokens, fontsize=8)
     ax.set(title=title, xlabel="attends to (key)", ylabel="token (query)")
@@ -95,7 +111,7 @@ def plot_attention_heads(weights, tokens, title: str, columns: int = 4):
         if h >= heads:
             ax.axis("off")
             continue
-        ax.imshow(weights[h].numpy(), cmap="viridis", vmin=0, vmax=1)
+        ax.imshow(as_numpy(weights[h]), cmap="viridis", vmin=0, vmax=1)
         ax.set_title(f"head {h}", fontsize=9)
         ax.set_xticks(range(len(tokens)), tokens if h // columns == rows - 1 else [], rotation=90, fontsize=6)
         ax.set_yticks(range(len(tokens)), tokens if h % columns == 0 else [], fontsize=6)
@@ -109,7 +125,7 @@ def plot_matrix(matrix, title: str, xlabel: str, ylabel: str, cmap: str = "RdBu"
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 3.4), dpi=100)
-    image = ax.imshow(matrix.numpy(), cmap=cmap, aspect="auto")
+    image = ax.imshow(as_numpy(matrix), cmap=cmap, aspect="auto")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     fig.colorbar(image, ax=ax)
     fig.tight_layout()
@@ -123,9 +139,8 @@ def plot_projection(points, labels, groups=None, title: str = "", xlabel: str = 
     """A 2-D scatter of (N, 2) points with a text label each; `groups` (N names) colours them, `arrows`
     are (from, to) index pairs drawn as arrows (e.g. country → capital)."""
     import matplotlib.pyplot as plt
-    import numpy as np
 
-    points = np.asarray(points)
+    points = as_numpy(points)
     if points.ndim != 2 or points.shape[1] != 2 or len(points) != len(labels):
         raise ValueError(f"expected (N, 2) points and N labels, got points {points.shape} and {len(labels)} labels")
     groups = list(groups) if groups is not None else [""] * len(points)
@@ -158,7 +173,7 @@ def plot_bars(categories, series: dict, title: str, xlabel: str, ylabel: str = "
     height = 0.8 / len(series)
     y = np.arange(len(categories))
     for i, (label, values) in enumerate(series.items()):
-        bars = ax.barh(y + i * height, values, height=height, label=label)
+        bars = ax.barh(y + i * height, as_numpy(values), height=height, label=label)
         ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
     ax.set_yticks(y + height * (len(series) - 1) / 2, categories, fontsize=8)
     ax.invert_yaxis()   # first category on top, as in a table
@@ -210,7 +225,7 @@ def plot_confusion(matrix, label_names, title: str = "Confusion matrix", ax=None
     import matplotlib.pyplot as plt
     import numpy as np
 
-    matrix = np.asarray(matrix)
+    matrix = as_numpy(matrix)
     if matrix.shape != (len(label_names), len(label_names)):
         raise ValueError(f"expected a {len(label_names)} × {len(label_names)} matrix for labels {label_names}, "
                          f"got shape {matrix.shape}")

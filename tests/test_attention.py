@@ -170,3 +170,17 @@ def test_loading_bert_into_a_wrong_block_is_refused(bert_batch):
         load_bert_layer_weights(TransformerBlock(384, 12, 1536, norm_first=True), model.encoder.layer[0])
     with pytest.raises(ValueError, match="shape mismatch"):
         load_bert_layer_weights(TransformerBlock(384, 12, 1024), model.encoder.layer[0])
+
+
+def test_multi_head_attention_refuses_bad_sizes_and_inputs():
+    from sftlab.attention import MultiHeadAttention
+
+    with pytest.raises(ValueError, match="num_heads must be a positive int, got 0"):
+        MultiHeadAttention(8, 0)
+    with pytest.raises(ValueError, match="multiple of num_heads"):
+        MultiHeadAttention(10, 4)
+    mha = MultiHeadAttention(8, 2)
+    with pytest.raises(ValueError, match=r"x must be \(batch, seq, d_model=8\), got shape \(2, 5, 6\)"):
+        mha(torch.randn(2, 5, 6))
+    with pytest.raises(ValueError, match=r"context must be \(batch, seq, d_model=8\)"):
+        mha(torch.randn(2, 5, 8), context=torch.randn(2, 3, 4))

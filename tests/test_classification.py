@@ -138,3 +138,20 @@ def test_encoder_features_ignore_padding(model, tokenizer):
     assert together["mean"].shape == together["pooler"].shape == (2, 32)
     np.testing.assert_allclose(together["mean"][0], alone["mean"][0], atol=1e-5)   # padding left out
     np.testing.assert_allclose(together["pooler"][0], alone["pooler"][0], atol=1e-5)
+
+
+def test_freeze_encoder_refuses_a_model_without_a_head():
+    from transformers import BertModel
+
+    bare = BertModel(BertConfig(vocab_size=100, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                intermediate_size=16))
+    with pytest.raises(ValueError, match="found no task head .* nothing to train"):
+        classification.freeze_encoder(bare)
+    assert all(p.requires_grad for p in bare.parameters()), "a refused call changes nothing"
+
+
+def test_class_weights_refuse_labels_outside_the_classes():
+    with pytest.raises(ValueError, match=r"labels must lie in 0 … 1 for num_classes=2, got values \[2\] outside"):
+        classification.class_weights([0, 1, 2, 1], num_classes=2)
+    with pytest.raises(ValueError, match=r"got values \[-1\]"):
+        classification.class_weights([0, 1, -1], num_classes=2)

@@ -299,3 +299,29 @@ def test_perplexity_rejects_bad_input(smollm2, bad, error, message):
     tokenizer, model = smollm2
     with pytest.raises(error, match=message):
         perplexity(model, tokenizer, **{"texts": [SHORT], **bad})
+
+
+def test_standalone_logit_processors_refuse_bad_settings():
+    from sftlab.generation import apply_repetition_penalty, apply_temperature, apply_top_k, apply_top_p
+
+    scores = torch.randn(1, 10)
+    for top_k in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="top_k must be an int ≥ 1"):
+            apply_top_k(scores, top_k)
+    for top_p in (0.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match=r"top_p must be in \(0, 1\]"):
+            apply_top_p(scores, top_p)
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        apply_temperature(scores, 0)
+    with pytest.raises(ValueError, match="repetition penalty must be > 0"):
+        apply_repetition_penalty(torch.tensor([[1, 2]]), scores, 0)
+    assert torch.isfinite(apply_top_p(scores, 1.0)).all() and torch.isfinite(apply_top_k(scores, 10)).all()
+
+
+def test_an_unknown_early_stopping_value_is_refused():
+    from sftlab.generation import generate
+
+    model = torch.nn.Linear(1, 1)       # never called: the arguments are checked first
+    model.config = type("Config", (), {"max_position_embeddings": 64})()
+    with pytest.raises(ValueError, match=r"early_stopping must be one of \(False, True, 'never'\).*'sometimes'"):
+        generate(model, torch.tensor([[1, 2]]), num_beams=2, early_stopping="sometimes")

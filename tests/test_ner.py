@@ -1,4 +1,7 @@
-"""Sub-word label alignment, entity decoding on raw text, highlighting, and entity-level metrics."""
+"""sftlab.ner: sub-word label alignment (alignment.py), entities on raw text and highlighting (raw_text.py),
+entity-level metrics and error analysis (scores.py), BIO-constrained decoding (decoding.py).
+
+One file for the package: its modules share the stand-in tagger and the tokenizer fixture below."""
 
 from types import SimpleNamespace
 
@@ -124,7 +127,7 @@ class LookupTagger(torch.nn.Module):
                 self.table.weight[piece_id, label_names.index(tag)] = 4.0
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None):
-        return SimpleNamespace(logits=self.table(input_ids))             # (B, T, K)
+        return SimpleNamespace(logits=self.table(input_ids))             # (B, T, C)
 
 
 CONFIDENT = torch.tensor([4.0] + [0.0] * 8).softmax(0)[0].item()           # probability of the chosen label
@@ -280,7 +283,7 @@ def test_entity_metrics_errors():
 
 
 def test_predictions_to_tags_skips_minus_100_and_metrics_for_handles_ragged_batches():
-    def one_hot(tag_ids, length):   # (1, T, K) logits that predict tag_ids, then O up to length
+    def one_hot(tag_ids, length):   # (1, T, C) logits that predict tag_ids, then O up to length
         logits = torch.zeros(1, length, 9)
         logits[0, torch.arange(length), torch.tensor(tag_ids + [O] * (length - len(tag_ids)))] = 1.0
         return logits
@@ -291,7 +294,7 @@ def test_predictions_to_tags_skips_minus_100_and_metrics_for_handles_ragged_batc
     logits_b, labels_b = one_hot([O, B_LOC, O], 3), torch.tensor([[X, B_ORG, X]])    # shorter batch: T = 3
     scores = ner.metrics_for(NER_LABELS)([logits_a, logits_b], [labels_a, labels_b])
     assert scores["entity_f1"] == pytest.approx(0.5) and scores["token_accuracy"] == pytest.approx(3 / 4)
-    with pytest.raises(ValueError, match="logits \\(B, T, K\\) and labels \\(B, T\\)"):
+    with pytest.raises(ValueError, match="logits \\(B, T, C\\) and labels \\(B, T\\)"):
         ner.predictions_to_tags(logits_a[0], labels_a, NER_LABELS)
 
 
@@ -337,7 +340,7 @@ SMALL = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
 
 def brute_force(log_probs, label_names):
-    """The best valid sequence by trying all K^W of them."""
+    """The best valid sequence by trying all C^W of them."""
     import itertools
 
     best, best_score = None, float("-inf")
@@ -371,7 +374,7 @@ def test_bio_viterbi_repairs_what_argmax_breaks_and_keeps_valid_argmax():
     valid = scores([0.1, 0.7, 0.1, 0.05, 0.05], [0.1, 0.1, 0.6, 0.1, 0.1])
     assert ner.bio_viterbi(valid, SMALL) == valid.argmax(-1).tolist()
     assert ner.bio_viterbi(torch.zeros(0, 5), SMALL) == []
-    with pytest.raises(ValueError, match="K = 5 labels"):
+    with pytest.raises(ValueError, match="C = 5 labels"):
         ner.bio_viterbi(torch.zeros(3, 9), SMALL)
 
 
@@ -382,6 +385,19 @@ def test_allowed_transitions_and_invalid_transitions():
     assert allowed[:, [0, 1, 3]].all()
     assert ner.invalid_transitions(["I-PER", "O", "B-LOC", "I-PER", "I-LOC", "B-LOC", "I-LOC"]) == 3
     assert ner.invalid_transitions(["B-PER", "I-PER", "O", "B-LOC", "I-LOC"]) == 0
+    assert ner.invalid_transitions([]) == 0
+
+
+def test_may_follow_is_the_one_bio_rule():
+    assert ner.may_follow(None, "B-PER") and ner.may_follow("I-LOC", "O") and ner.may_follow("O", "B-LOC")
+    assert ner.may_follow("B-PER", "I-PER") and ner.may_follow("I-PER", "I-PER")
+    assert not ner.may_follow(None, "I-PER") and not ner.may_follow("O", "I-PER")
+    assert not ner.may_follow("B-LOC", "I-PER")
+
+
+def test_viterbi_with_every_step_allowed_is_the_argmax():
+    log_probs = torch.randn(7, 5, generator=torch.Generator().manual_seed(2)).log_softmax(-1)
+    assert ner.viterbi(log_probs, torch.ones(6, 5, dtype=torch.bool)) == log_probs.argmax(-1).tolist()
 
 
 def test_decode_argmax_or_constrained():

@@ -80,17 +80,8 @@ def test_gradient_accumulation_equals_a_bigger_batch(data, tokenizer):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)
 
 
-def test_no_weight_decay_on_biases_and_layer_norm():
-    model = tiny_model()
-    decay, no_decay = parameter_groups(model, 0.01)
-    names = {id(p): n for n, p in model.named_parameters()}
-    assert decay["weight_decay"] == 0.01 and no_decay["weight_decay"] == 0.0
-    assert all(n.endswith("bias") or "LayerNorm" in n for n in (names[id(p)] for p in no_decay["params"]))
-    assert all("LayerNorm" not in names[id(p)] and not names[id(p)].endswith("bias") for p in decay["params"])
-
-
 def test_early_stopping_restores_the_best_epoch(data, tokenizer):
-    scores = iter([0.9, 0.5, 0.4, 0.3])
+    scores = iter([0.0, 0.9, 0.5, 0.4, 0.3])     # the first call is train()'s check that "accuracy" exists
     model = tiny_model()
     history = train(model, *loaders(data, tokenizer),
                     quiet(learning_rate=1e-3, epochs=4, early_stopping_patience=1, metric="accuracy"),
@@ -128,3 +119,182 @@ def test_bad_configs_and_empty_data(data, tokenizer):
         train(tiny_model(), loaders(data, tokenizer)[0], None, quiet(early_stopping_patience=2))
     with pytest.raises(ValueError, match="empty"):
         make_loader(data["train"].select([]), tokenizer)
+
+
+# ---------------------------------------------------------------- gradient accumulation
+
+
+def _union_equals_accumulated(model_fn, micro_batches, union_batch, atol=1e-6):
+    """Gradients of one batch vs k accumulated micro-batches of the same examples, on identical models."""
+    from sftlab.training import accumulate_gradients
+
+    big, small = model_fn(), model_fn()
+    accumulate_gradients(big, [union_batch])
+    accumulate_gradients(small, micro_batches)
+    for (name, a), b in zip(big.named_parameters(), small.parameters(), strict=True):
+        if a.grad is not None:
+            torch.testing.assert_close(b.grad, a.grad, atol=atol, rtol=0, msg=lambda m, n=name: f"{n}: {m}")
+
+
+def _tiny_causal_lm(kind):
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    if kind == "gpt2":
+        return GPT2LMHeadModel(GPT2Config(vocab_size=50, n_positions=32, n_embd=16, n_layer=2, n_head=2,
+                                          resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))
+    return LlamaForCausalLM(LlamaConfig(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                                        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=32))
+
+
+def _lm_rows(lengths, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return [{"input_ids": torch.randint(1, 50, (n,), generator=generator).tolist()} for n in lengths]
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "llama"])
+def test_accumulation_equals_one_batch_for_a_causal_lm_with_uneven_lengths(kind):
+    """Token-level loss: micro-batches of 3, 12 and 7 tokens per row must weigh by tokens, not 1/3 each."""
+    from sftlab.causal_lm import CausalLMCollator
+
+    class Tokenizer:
+        pad_token_id = 0
+
+    collate = CausalLMCollator(Tokenizer())
+    rows = _lm_rows([3, 4, 12, 11, 7])
+    micro = [collate(rows[:2]), collate(rows[2:4]), collate(rows[4:])]       # the last window part is partial
+    _union_equals_accumulated(lambda: _tiny_causal_lm(kind), micro, collate(rows))
+
+
+def test_equal_weights_would_be_wrong_for_uneven_lengths():
+    """The naive rule (each micro-batch's mean loss / k) differs from the union batch: the test above has teeth."""
+    from sftlab.causal_lm import CausalLMCollator
+
+    class Tokenizer:
+        pad_token_id = 0
+
+    collate = CausalLMCollator(Tokenizer())
+    rows = _lm_rows([3, 4, 12, 11])
+    big, naive = _tiny_causal_lm("gpt2"), _tiny_causal_lm("gpt2")
+    big(**collate(rows)).loss.backward()
+    for part in (rows[:2], rows[2:]):
+        (naive(**collate(part)).loss / 2).backward()
+    differences = [(a.grad - b.grad).abs().max().item() for a, b in zip(big.parameters(), naive.parameters(),
+                                                                         strict=True)]
+    assert max(differences) > 1e-4
+
+
+def test_accumulation_equals_one_batch_for_token_classification(tokenizer):
+    from transformers import BertForTokenClassification, DataCollatorForTokenClassification
+
+    def model():
+        torch.manual_seed(0)
+        return BertForTokenClassification(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2,
+                                                     num_attention_heads=2, intermediate_size=64, num_labels=3,
+                                                     hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0))
+
+    texts = ["a", "the cat sat on the mat today", "dogs bark", "one two three four five six seven", "hi there"]
+    generator = torch.Generator().manual_seed(1)
+    rows = []
+    for text in texts:
+        ids = tokenizer(text)["input_ids"]
+        labels = torch.randint(0, 3, (len(ids),), generator=generator)
+        labels[0] = labels[-1] = -100                                       # [CLS] and [SEP] carry no label
+        rows.append({"input_ids": ids, "labels": labels.tolist()})
+    collate = DataCollatorForTokenClassification(tokenizer)
+    micro = [collate(rows[:2]), collate(rows[2:4]), collate(rows[4:])]
+    _union_equals_accumulated(model, micro, collate(rows), atol=1e-6)
+
+
+def test_accumulation_equals_one_batch_for_sequence_classification(data, tokenizer):
+    from torch.utils.data import DataLoader
+    from transformers import DataCollatorWithPadding
+
+    collate = DataCollatorWithPadding(tokenizer)
+    rows = [data["train"][i] for i in range(7)]
+    micro = [collate(rows[:3]), collate(rows[3:6]), collate(rows[6:])]
+    _union_equals_accumulated(lambda: tiny_model(dropout=0.0), micro, collate(rows))
+    assert len(DataLoader(rows, batch_size=3)) == 3
+
+
+def test_a_partial_last_window_is_one_more_optimizer_step(data, tokenizer):
+    """5 batches with k = 2: windows of 2, 2 and 1 → 3 optimizer steps per epoch."""
+    train_loader = make_loader(data["train"].select(range(10)), tokenizer, 2)
+    history = train(tiny_model(), train_loader, None, quiet(epochs=2, gradient_accumulation_steps=2))
+    assert [s["epoch"] for s in history.steps] == [1, 1, 1, 2, 2, 2]
+
+
+def test_zero_grad_after_every_step(data, tokenizer):
+    model = tiny_model()
+    train(model, make_loader(data["train"], tokenizer, 4), None, quiet(epochs=1))
+    assert all(p.grad is None or not p.grad.any() for p in model.parameters())
+
+
+# ---------------------------------------------------------------- weight decay and the optimizer
+
+
+def _groups_by_name(model, **kwargs):
+    decay, no_decay = parameter_groups(model, 0.01, **kwargs)
+    names = {id(p): n for n, p in model.named_parameters()}
+    return {names[id(p)] for p in decay["params"]}, {names[id(p)] for p in no_decay["params"]}
+
+
+def test_no_weight_decay_on_biases_and_layer_norm_in_bert():
+    decay, no_decay = _groups_by_name(tiny_model())
+    assert "bert.embeddings.LayerNorm.weight" in no_decay and "bert.encoder.layer.0.output.LayerNorm.weight" in no_decay
+    assert all(n.endswith("bias") or "LayerNorm" in n for n in no_decay)
+    assert "bert.encoder.layer.0.attention.self.query.weight" in decay and "classifier.weight" in decay
+
+
+def test_no_weight_decay_on_gpt2s_ln_1_ln_2_ln_f():
+    """GPT-2 names its LayerNorms ln_1, ln_2, ln_f: a rule on names ("LayerNorm.weight") missed them."""
+    decay, no_decay = _groups_by_name(_tiny_causal_lm("gpt2"))
+    for name in ("transformer.h.0.ln_1.weight", "transformer.h.1.ln_2.weight", "transformer.ln_f.weight",
+                 "transformer.h.0.attn.c_attn.bias"):
+        assert name in no_decay, name
+    assert "transformer.h.0.attn.c_attn.weight" in decay and "transformer.wte.weight" in decay
+    assert not any(".ln_" in n for n in decay)
+
+
+def test_no_weight_decay_on_llama_rms_norm_and_optionally_embeddings():
+    model = _tiny_causal_lm("llama")
+    decay, no_decay = _groups_by_name(model)
+    norms = {n for n, _ in model.named_parameters() if "norm" in n}
+    assert norms and norms <= no_decay and not norms & decay
+    assert "model.embed_tokens.weight" in decay
+    decay, no_decay = _groups_by_name(model, decay_embeddings=False)
+    assert "model.embed_tokens.weight" in no_decay and "lm_head.weight" in decay
+
+
+def test_fused_adamw_where_the_device_has_it_and_a_clean_fallback():
+    from sftlab.training import make_optimizer
+
+    cpu = torch.nn.Linear(4, 4)
+    assert make_optimizer([{"params": list(cpu.parameters())}], 1e-3)[1] == "AdamW (fused)"
+    meta = torch.nn.Linear(4, 4, device="meta")      # no fused kernel for this device: the standard AdamW
+    optimizer, name = make_optimizer([{"params": list(meta.parameters())}], 1e-3)
+    assert name == "AdamW" and not optimizer.defaults["fused"]
+
+
+# ---------------------------------------------------------------- configuration mistakes
+
+
+def test_an_unknown_metric_is_refused_before_the_first_step(data, tokenizer):
+    model = tiny_model()
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match=r"metric='f1' is not computed: compute_metrics returns "
+                                         r"\['accuracy', 'macro_f1'\], plus 'loss'"):
+        train(model, *loaders(data, tokenizer), quiet(metric="f1"), compute_metrics=metrics_for(["neg", "pos"]))
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_bad_mixed_precision_and_patience():
+    with pytest.raises(ValueError, match="mixed_precision='fp8'"):
+        TrainingConfig(mixed_precision="fp8")
+    with pytest.raises(ValueError, match="early_stopping_patience"):
+        TrainingConfig(early_stopping_patience=0)
+
+
+def test_full_precision_on_the_cpu(data, tokenizer):
+    history = train(tiny_model(), make_loader(data["train"], tokenizer, 4), None, quiet(epochs=1))
+    assert history.device == "cpu" and history.mixed_precision == "no" and history.optimizer.startswith("AdamW")

@@ -88,3 +88,14 @@ def test_plot_confusion_writes_every_count():
     assert sorted(t.get_text() for t in fig.axes[0].texts) == ["3", "40", "50", "7"]
     with pytest.raises(ValueError, match="expected a 2 × 2 matrix"):
         viz.plot_confusion([[1, 2, 3]], ["neg", "pos"])
+
+
+def test_plots_take_tensors_from_any_device_dtype_and_autograd_state():
+    """A GPU tensor, a bf16 tensor or one that requires grad cannot go to numpy directly; plots convert them."""
+    weights = torch.rand(4, 4, requires_grad=True)
+    assert viz.plot_attention(weights, list("abcd"), "grad") is not None
+    assert viz.plot_matrix(torch.rand(3, 5, dtype=torch.bfloat16), "bf16", "x", "y") is not None
+    assert viz.plot_masks({"causal": torch.ones(3, 3, dtype=torch.bool).tril()}) is not None
+    assert viz.plot_lines(torch.arange(3), {"loss": torch.tensor([3.0, 2.0, 1.0], requires_grad=True)},
+                          "t", "x", "y") is not None
+    assert viz.as_numpy(torch.ones(2, dtype=torch.bfloat16)).dtype.name == "float32"

@@ -1,0 +1,107 @@
+"""Devices: where a model runs, moving its inputs there, mixed precision, and timing that waits for the GPU.
+
+    device = resolve_device(None)            # the profile's choice: the CPU offline, CUDA/MPS in the full profile
+    batch = to_device(batch, model_device(model))
+    with timed(device) as clock: ...; clock.seconds
+
+Every sftlab helper that runs a model moves its inputs to the model's device with these and returns its
+results on the CPU, so the same notebook cell works on a laptop CPU, a Colab GPU and an Apple-Silicon Mac.
+"""
+
+import time
+from collections.abc import Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def available_devices() -> list[str]:
+    """The device types torch can use on this machine, fastest first ("cuda", "mps", "cpu")."""
+    found = []
+    if torch.cuda.is_available():
+        found.append("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        found.append("mps")
+    return [*found, "cpu"]
+
+
+def resolve_device(device=None) -> torch.device:
+    """The device a loader should put a model on.
+
+    None: the profile's choice — the fastest device in the full profile, the CPU in the offline one (its
+    small models are sized for a laptop CPU; pass device="auto" to use a GPU anyway). "auto": the fastest
+    device here. Otherwise a torch device or its name ("cpu", "cuda", "cuda:1", "mps"), checked to exist."""
+    from sftlab import profiles
+
+    if device is None:
+        device = profiles.device()
+    if device == "auto":
+        return torch.device(available_devices()[0])
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device={device!r} is not a device; expected None, 'auto' or one of "
+                         f"{', '.join(DEVICE_TYPES)} (e.g. 'cuda:0')") from error
+    if device.type not in available_devices():
+        raise ValueError(f"device={str(device)!r} is not available on this machine; available: "
+                         f"{', '.join(available_devices())} (or pass device='auto')")
+    return device
+
+
+def model_device(model) -> torch.device:
+    """The device of the model's first parameter (where its inputs must go)."""
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")     # a module without parameters runs wherever its inputs are
+
+
+def to_device(batch, device):
+    """Tensors in a dict (or a transformers BatchEncoding), list or tuple moved to `device`; the rest as is."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, Mapping):
+        return {key: to_device(value, device) for key, value in batch.items()}
+    if isinstance(batch, list | tuple):
+        return type(batch)(to_device(value, device) for value in batch)
+    return batch
+
+
+def mixed_precision_for(device) -> str:
+    """What Accelerate should use on `device`: "bf16" on a GPU that has it, else "fp16" on a GPU; "no" (fp32)
+    on the CPU and on MPS (where half precision is not reliably faster for training)."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return "no"
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
+def synchronize(device) -> None:
+    """Wait until the device has finished the work queued on it. GPU calls return at once and run later:
+    reading the clock without this times the queueing, not the computation."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+@dataclass
+class Clock:
+    seconds: float = 0.0
+
+
+@contextmanager
+def timed(device="cpu"):
+    """Measure the wall time of a block, synchronising `device` before both readings of the clock."""
+    clock = Clock()
+    synchronize(device)
+    started = time.perf_counter()
+    try:
+        yield clock
+    finally:
+        synchronize(device)
+        clock.seconds = time.perf_counter() - started
