@@ -3,7 +3,7 @@
 #   make test         set up (once) and run all tests: unit tests + every notebook (nbval)
 #   make bench        execute every notebook headless; table of wall time and peak memory
 #   make doctor       is this machine ready for the course?
-#   make accelerate-demo  a short chapter-03 fine-tune in 2 processes (DDP over gloo) with accelerate
+#   make accelerate-demo  a short chapter-03 fine-tune with accelerate: 2 CPU processes (gloo), or one per GPU
 #   make test-latest  unit tests in a fresh .venv-latest with the newest versions pyproject allows
 #   make lock         rewrite requirements/constraints.txt from a tested venv (README: "Dependencies")
 
@@ -66,12 +66,9 @@ bench: setup
 doctor: setup
 	$(BIN)/sftlab doctor
 
-# --multi_gpu selects accelerate's torchrun launcher; without a GPU the script runs on the CPU over gloo.
-ACCELERATE_DEMO := $(BIN)/accelerate launch --multi_gpu --num_processes 2 --num_machines 1 \
-	--mixed_precision no --dynamo_backend no scripts/accelerate_sentiment.py
-
+# 2 CPU processes over gloo without a GPU, one process per GPU with them (scripts/accelerate_demo.py).
 accelerate-demo: setup
-	$(ACCELERATE_DEMO)
+	$(BIN)/python scripts/accelerate_demo.py
 
 lint: setup
 	$(BIN)/ruff check sftlab tests benchmarks scripts

@@ -15,8 +15,9 @@ import sys
 from dataclasses import asdict, dataclass
 
 # Libraries the notebooks import, by distribution name.
-LIBRARIES = ("torch", "transformers", "datasets", "tokenizers", "accelerate", "peft", "gguf", "gensim",
-             "scikit-learn", "seqeval", "matplotlib", "tqdm", "pyyaml", "nbval", "jupyterlab")
+LIBRARIES = ("torch", "transformers", "datasets", "tokenizers", "accelerate", "peft", "trl", "gguf", "gensim",
+             "scikit-learn", "seqeval", "rouge-score", "sacrebleu", "matplotlib", "tqdm", "pyyaml")
+TOOLS = ("jupyterlab", "nbval")   # extras (lab, dev): a laptop needs them, Colab brings its own Jupyter
 
 
 @dataclass
@@ -45,12 +46,13 @@ def doctor_checks() -> list[Check]:
     """Every check `sftlab doctor` makes, in the order it prints them."""
     from sftlab import models, profiles
 
-    checks = [Check("python", sys.version_info >= (3, 10),
-                    f"{platform.python_version()} (needs ≥ 3.10)")]
-    for dist in LIBRARIES:
+    checks = [Check("python", sys.version_info >= (3, 11),
+                    f"{platform.python_version()} (needs ≥ 3.11)")]
+    for dist in LIBRARIES + TOOLS:
         version = _version(dist)
         checks.append(Check(dist, version is not None,
-                            version or f"missing — install with: pip install {dist} (or run `make setup`)"))
+                            version or f"missing — install with: pip install {dist} (or run `make setup`)",
+                            required=dist in LIBRARIES))
     if _version("torch"):
         checks.append(Check("device", True, profiles.best_device(), required=False))
     memory = _memory_gb()

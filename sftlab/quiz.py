@@ -15,7 +15,8 @@ general SFT questions). Each file is a list of entries:
 
 Three ways in: `cards(notebook="02")` at the end of a notebook (ipywidgets in Jupyter,
 a printed list elsewhere), `sftlab quiz` in a terminal and `sftlab quiz --export md` for a
-printable workshop sheet (both in sftlab/quiz_cli.py). What you mark is kept in
+printable workshop sheet (both in sftlab/quiz_cli.py). Each shows English, Chinese or both
+(lang="en" | "zh" | "both"; the cards also have a switch). What you mark is kept in
 ~/.sftlab/quiz_progress.json (or $SFTLAB_QUIZ_FILE, or `path=`), as
 {question_id: {"status": "known" | "review", "updated": ISO time}}.
 """
@@ -28,14 +29,16 @@ import re
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sftlab.course import NOTEBOOK_IDS, REPO_ROOT
+from sftlab.course import DATA_DIR, NOTEBOOK_IDS
 from sftlab.course import notebook as course_notebook
 
-BANK_DIR = REPO_ROOT / "data" / "interview"
-LANGS = ("en", "zh")
+BANK_DIR = DATA_DIR / "interview"
+LANGS = ("en", "zh")                 # the languages every question and answer is written in
+VIEWS = ("en", "zh", "both")         # what cards, the terminal quiz and the export can show
+VIEW_LABELS = {"en": "English", "zh": "中文", "both": "English + 中文"}  # the card switch's buttons
 STATUSES = ("known", "review")
 REQUIRED = ("id", "notebook", "topic", "difficulty", "tags", "question", "answer")
 OPTIONAL = ("code", "see_also")
@@ -162,9 +165,17 @@ def select(questions, notebook=None, tags=None, shuffle=False, seed=0) -> list[Q
 
 
 def check_lang(lang):
-    """ValueError unless `lang` is one of LANGS."""
-    if lang not in LANGS:
-        raise ValueError(f"lang must be one of {list(LANGS)}, got {lang!r}")
+    """ValueError unless `lang` is one of VIEWS: "en", "zh" or "both"."""
+    if lang not in VIEWS:
+        raise ValueError(f"lang must be one of {list(VIEWS)}, got {lang!r}")
+
+
+def localized(texts, lang, sep="\n") -> str:
+    """One {"en": ..., "zh": ...} text in `lang`; "both" gives the English, `sep`, then the Chinese."""
+    check_lang(lang)
+    if lang == "both":
+        return texts["en"].strip() + sep + texts["zh"].strip()
+    return texts[lang].strip()
 
 
 # ---------------------------------------------------------------- progress file
@@ -195,7 +206,7 @@ def record(question_id, status, path=None) -> None:
         raise ValueError(f"status must be one of {list(STATUSES)}, got {status!r}")
     file = progress_file(path)
     results = load_progress(file)
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     results[question_id] = {"status": status, "updated": now}
     file.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=file.parent, prefix=f".{file.name}.",
@@ -227,9 +238,11 @@ def format_questions(questions, lang="en", show_answers=False) -> str:
     check_lang(lang)
     lines = []
     for number, q in enumerate(questions, 1):
-        lines.append(f"{number}. [{q.notebook} · {q.topic} · difficulty {q.difficulty}] {q.question[lang]}")
+        first, *rest = localized(q.question, lang).splitlines()  # "both": the Chinese on its own line
+        lines.append(f"{number}. [{q.notebook} · {q.topic} · difficulty {q.difficulty}] {first}")
+        lines += [_indent(line) for line in rest]
         if show_answers:
-            lines.append(_indent(f"Answer: {q.answer[lang]}" + (f"\n{q.code}" if q.code else "")))
+            lines.append(_indent(f"Answer: {localized(q.answer, lang)}" + (f"\n{q.code}" if q.code else "")))
     return "\n".join(lines)
 
 
@@ -245,7 +258,8 @@ def _html(text):
 class CardDeck:
     """Question cards one at a time: show the answer, mark it known or for review, move on.
 
-    The button handlers are plain methods, so tests click them: `deck.known_button.click()`.
+    The button handlers are plain methods, so tests click them: `deck.known_button.click()`;
+    the language switch is a ToggleButtons, so tests set `deck.lang_switch.value = "zh"`.
     """
 
     def __init__(self, questions, lang="en", path=None, text=None):
@@ -265,11 +279,14 @@ class CardDeck:
         self.known_button = widgets.Button(description="I knew it", button_style="success")
         self.review_button = widgets.Button(description="Review later", button_style="warning")
         self.status = widgets.Label()
+        self.lang_switch = widgets.ToggleButtons(options=[(VIEW_LABELS[v], v) for v in VIEWS], value=lang,
+                                                 style={"button_width": "auto"})
+        self.lang_switch.observe(lambda change: self.set_lang(change["new"]), names="value")
         self.show_button.on_click(lambda _: self.show_answer())
         self.known_button.on_click(lambda _: self.mark("known"))
         self.review_button.on_click(lambda _: self.mark("review"))
         buttons = widgets.HBox([self.show_button, self.known_button, self.review_button])
-        self.widget = widgets.VBox([self.card, self.answer, buttons, self.status])
+        self.widget = widgets.VBox([self.lang_switch, self.card, self.answer, buttons, self.status])
         self._render()
 
     @property
@@ -287,6 +304,14 @@ class CardDeck:
         if not self.done:
             self.answer.layout.display = None
 
+    def set_lang(self, lang) -> None:
+        """Show the cards in "en", "zh" or "both"; the card and its answer stay where they are."""
+        check_lang(lang)
+        self.lang = lang
+        if self.lang_switch.value != lang:
+            self.lang_switch.value = lang  # calls set_lang again, which then finds nothing to change
+        self._fill()
+
     def mark(self, status) -> None:
         """Record the card shown as "known" or "review", save it, and show the next card."""
         if self.done:
@@ -298,8 +323,13 @@ class CardDeck:
         self._render()
 
     def _render(self):
+        """Show the current card with its answer hidden (or the closing line once done)."""
         self.status.value = self.progress_text()
         self.answer.layout.display = "none"
+        self._fill()
+
+    def _fill(self):
+        """Write the current card's question and answer in self.lang into the HTML widgets."""
         if self.done:
             review = sum(status == "review" for status in self.results.values())
             self.card.value = (f"<b>Done.</b> {len(self.results) - review} known, {review} to review — "
@@ -308,11 +338,13 @@ class CardDeck:
                 button.disabled = True
             return
         q = self.questions[self.index]
-        self.card.value = (f"<small>{html.escape(q.topic)} · difficulty {q.difficulty}</small>"
-                           f"<p><b>{_html(q.question[self.lang])}</b></p>")
+        shown = LANGS if self.lang == "both" else (self.lang,)  # "both": English, then Chinese
+        question = "".join(f"<p lang='{lang}'><b>{_html(q.question[lang])}</b></p>" for lang in shown)
+        answer = "".join(f"<p lang='{lang}'>{_html(q.answer[lang])}</p>" for lang in shown)
+        self.card.value = f"<small>{html.escape(q.topic)} · difficulty {q.difficulty}</small>{question}"
         code = f"<pre>{html.escape(q.code)}</pre>" if q.code else ""
         see_also = f"<p><small>See {html.escape(q.see_also)}</small></p>" if q.see_also else ""
-        self.answer.value = f"<p>{_html(q.answer[self.lang])}</p>{code}{see_also}"
+        self.answer.value = f"{answer}{code}{see_also}"
 
     def _repr_mimebundle_(self, **kwargs):
         """The widget, plus the question list as text/plain for viewers without widgets."""
@@ -324,7 +356,10 @@ class CardDeck:
 def cards(notebook=None, lang="en", shuffle=False, seed=0, tags=None, path=None,
           show_answers=False,   # plain-text list only: print the answers too
           directory=None):      # question bank folder; default data/interview
-    """Interview question cards for one notebook (or all): widgets in Jupyter, a printed list elsewhere."""
+    """Interview question cards for one notebook (or all): widgets in Jupyter, a printed list elsewhere.
+
+    lang: "en", "zh" or "both" (English, then Chinese); the cards also have a switch.
+    """
     check_lang(lang)
     questions = select(load_bank(directory), notebook, tags, shuffle, seed)
     where = f"notebook {course_notebook(notebook).id}" if notebook is not None else "the course"

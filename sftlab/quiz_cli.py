@@ -1,6 +1,7 @@
 """`sftlab quiz`: the interview questions as a terminal quiz, and as a printable markdown sheet.
 
     sftlab quiz --notebook 03 --lang zh      Enter reveals the answer; k knew it, r review later, s skip, q quit
+    sftlab quiz --lang both                  each question and answer in English, then in Chinese
     sftlab quiz --review                     only the questions you marked "review later"
     sftlab quiz --export md --output q.md    a workshop sheet, answers in a last section
 
@@ -13,13 +14,24 @@ from pathlib import Path
 
 from sftlab.course import NOTEBOOK_IDS
 from sftlab.course import notebook as course_notebook
-from sftlab.quiz import LANGS, STATUSES, check_lang, load_bank, marked_for_review, progress_file, record, select
+from sftlab.quiz import (
+    STATUSES,
+    VIEWS,
+    check_lang,
+    load_bank,
+    localized,
+    marked_for_review,
+    progress_file,
+    record,
+    select,
+)
 
 
 def add_cli_arguments(parser) -> None:
     """Add the `sftlab quiz` options to an argparse parser."""
     parser.add_argument("--notebook", metavar="ID", help="only this notebook's questions, e.g. 03")
-    parser.add_argument("--lang", choices=LANGS, default="en", help="language of questions and answers")
+    parser.add_argument("--lang", choices=VIEWS, default="en",
+                        help="language of questions and answers: en, zh or both (English, then Chinese)")
     parser.add_argument("--tag", action="append", dest="tags", metavar="TAG",
                         help="only questions with this tag (repeatable)")
     parser.add_argument("--shuffle", action="store_true", help="ask in random order")
@@ -74,10 +86,11 @@ def _quiz_loop(questions, lang, path, stdin, stdout) -> int:
     try:
         for number, q in enumerate(questions, 1):
             say(f"\n[{number}/{len(questions)}] {q.notebook} · {q.topic} · difficulty {q.difficulty}")
-            say(q.question[lang])
+            say(localized(q.question, lang))
             choice = _ask(QUESTION_PROMPT, QUESTION_KEYS, stdin, stdout)
             if choice == "show":
-                say(f"\n{q.answer[lang].strip()}" + (f"\n\n{q.code.rstrip()}" if q.code else ""))
+                answer = localized(q.answer, lang, sep="\n\n")
+                say(f"\n{answer}" + (f"\n\n{q.code.rstrip()}" if q.code else ""))
                 choice = _ask(ANSWER_PROMPT, ANSWER_KEYS, stdin, stdout)
             if choice == "quit":
                 break
@@ -106,7 +119,10 @@ def _ask(prompt, choices, stdin, stdout) -> str:
 
 
 def export_markdown(questions, lang="en", with_answers=False) -> str:
-    """A printable sheet: questions grouped by notebook then topic; answers in a last section or inline."""
+    """A printable sheet: questions grouped by notebook then topic; answers in a last section or inline.
+
+    lang="both" puts each Chinese question and answer in its own paragraph under the English one.
+    """
     check_lang(lang)
     groups = {}  # (notebook, topic) -> questions, in first-seen order
     for q in questions:
@@ -119,9 +135,11 @@ def export_markdown(questions, lang="en", with_answers=False) -> str:
         lines += [f"### {topic}", ""]
         for q in groups[notebook_id, topic]:
             number += 1
-            lines += [f"**{number}.** {q.question[lang].strip()} *(difficulty {q.difficulty})*", ""]
+            first, *rest = _parts(q.question, lang)
+            lines += [f"**{number}.** {first} *(difficulty {q.difficulty})*", ""]
+            lines += [line for chinese in rest for line in (chinese, "")]
             code = [f"```python\n{q.code.rstrip()}\n```", ""] if q.code else []
-            answer = [q.answer[lang].strip(), "", *code]
+            answer = [line for part in _parts(q.answer, lang) for line in (part, "")] + code  # para, "", …
             if with_answers:
                 lines += ["*Answer.* " + answer[0], *answer[1:]]
             else:
@@ -131,3 +149,9 @@ def export_markdown(questions, lang="en", with_answers=False) -> str:
     if answers:
         lines += ['<div style="page-break-before: always"></div>', "", "## Answers", "", *answers]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _parts(texts, lang) -> list[str]:
+    """The paragraphs to print for one question or answer: [English], [Chinese] or [English, Chinese]."""
+    check_lang(lang)
+    return [texts[each].strip() for each in ("en", "zh") if lang in (each, "both")]

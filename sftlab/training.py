@@ -163,6 +163,16 @@ def _check_batch(batch, model, loss_fn) -> None:
                              f"got values {sorted(labels.unique().tolist())}; load the model with the right num_labels")
 
 
+def _first_batch(loader):
+    """A batch to check before training, built without iterating the loader: each iteration of a shuffling
+    loader advances its random generator, and the first epoch would then see another order than a hand-written
+    loop over the same loader."""
+    dataset, collate = getattr(loader, "dataset", None), getattr(loader, "collate_fn", None)
+    if collate is not None and hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__"):
+        return collate([dataset[i] for i in range(min(len(dataset), loader.batch_size or 1))])
+    return next(iter(loader))
+
+
 def _loss(model, batch, loss_fn):
     outputs = model(**batch)
     loss = loss_fn(outputs, batch) if loss_fn is not None else outputs.loss
@@ -306,7 +316,7 @@ def train(model, train_loader, val_loader=None, config: TrainingConfig | None = 
     if (config.early_stopping_patience or config.metric != "loss") and val_loader is None:
         raise ValueError("early stopping and a validation metric need a val_loader")
     device = model_device(model)
-    _check_batch(next(iter(train_loader)), model, loss_fn)
+    _check_batch(_first_batch(train_loader), model, loss_fn)
     if val_loader is not None:
         _check_metric(model, val_loader, compute_metrics, config.metric)
 

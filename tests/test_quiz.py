@@ -180,8 +180,10 @@ def test_cards_print_questions_without_answers_outside_jupyter(capsys):
 
 
 def test_cards_bad_arguments_and_empty_selection(capsys):
-    with pytest.raises(ValueError, match=r"lang must be one of \['en', 'zh'\], got 'fr'"):
+    with pytest.raises(ValueError, match=r"lang must be one of \['en', 'zh', 'both'\], got 'fr'"):
         quiz.cards(lang="fr", directory=FIXTURES)
+    with pytest.raises(ValueError, match=r"lang must be one of \['en', 'zh', 'both'\], got 'EN'"):
+        quiz.review(lang="EN", directory=FIXTURES)
     with pytest.raises(ValueError, match=r"expected one of \['00', '01', '02', '03', '04', '05'\]"):
         quiz.cards(notebook="7", directory=FIXTURES)
     quiz.cards(notebook="05", directory=FIXTURES)
@@ -213,3 +215,71 @@ def test_review_shows_only_questions_marked_review(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.splitlines()[0] == "Questions you marked for review: 2 (answers hidden)"
     assert "model.eval()" in out and "masked scores" in out and "supervised fine-tuning" not in out
+
+
+# ---------------------------------------------------------------- languages: en, zh, both
+
+def test_localized_picks_a_language_or_both_and_names_bad_values():
+    texts = {"en": "Why -inf? ", "zh": "为什么是 -inf？"}
+    assert quiz.localized(texts, "en") == "Why -inf?" and quiz.localized(texts, "zh") == "为什么是 -inf？"
+    assert quiz.localized(texts, "both") == "Why -inf?\n为什么是 -inf？"
+    assert quiz.localized(texts, "both", sep=" / ") == "Why -inf? / 为什么是 -inf？"
+    with pytest.raises(ValueError, match=r"lang must be one of \['en', 'zh', 'both'\], got 'cn'"):
+        quiz.localized(texts, "cn")
+
+
+def test_format_questions_in_both_languages_puts_chinese_under_english(bank):
+    text = quiz.format_questions(bank[3:4], lang="both", show_answers=True)
+    assert text.splitlines() == [
+        "1. [02 · Scaled dot-product attention · difficulty 2] Why divide the scores by √d_k?",
+        "   为什么要把分数除以 √d_k？",
+        "   Answer: Dot products grow with d_k; unscaled, softmax saturates and gradients vanish.",
+        "   点积随 d_k 增大；不缩放时 softmax 饱和，梯度消失。",
+    ]
+
+
+def test_card_deck_language_switch_changes_what_is_rendered(bank, tmp_path):
+    deck = quiz.CardDeck(bank[3:], path=tmp_path / "progress.json")
+    assert deck.lang_switch.options == (("English", "en"), ("中文", "zh"), ("English + 中文", "both"))
+    assert deck.lang_switch.value == "en" and deck.lang_switch in deck.widget.children
+    assert "Why divide the scores" in deck.card.value and "为什么" not in deck.card.value
+    deck.show_button.click()
+
+    deck.lang_switch.value = "zh"  # what a click on 中文 does
+    assert deck.lang == "zh"
+    assert "为什么要把分数除以 √d_k？" in deck.card.value and "Why divide" not in deck.card.value
+    assert "点积随 d_k 增大" in deck.answer.value and "Dot products" not in deck.answer.value
+    assert deck.answer.layout.display is None, "switching language keeps a revealed answer revealed"
+    assert "02 § Why divide by √d_k" in deck.answer.value
+
+    deck.lang_switch.value = "both"
+    card = deck.card.value
+    assert card.index("<p lang='en'><b>Why divide") < card.index("<p lang='zh'><b>为什么要把分数")
+    assert deck.answer.value.index("Dot products grow") < deck.answer.value.index("点积随 d_k 增大")
+
+    deck.known_button.click()  # the next card keeps the chosen language, its answer hidden
+    assert "What value do masked scores get" in deck.card.value and "被遮挡的分数" in deck.card.value
+    assert deck.answer.layout.display == "none"
+
+    deck.set_lang("en")  # from code, the switch follows
+    assert deck.lang_switch.value == "en" and "被遮挡" not in deck.card.value
+    with pytest.raises(ValueError, match=r"got 'fr'"):
+        deck.set_lang("fr")
+    with pytest.raises(ValueError, match=r"lang must be one of \['en', 'zh', 'both'\]"):
+        quiz.CardDeck(bank, lang="english")
+
+
+def test_cards_lang_both_in_a_kernel_and_outside(monkeypatch, capsys):
+    import IPython.display
+
+    quiz.cards(notebook="02", lang="both", directory=FIXTURES)
+    out = capsys.readouterr().out
+    assert "Why divide the scores by √d_k?\n   为什么要把分数除以 √d_k？" in out
+
+    shown = []
+    monkeypatch.setattr(quiz, "_in_kernel", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    quiz.cards(notebook="02", lang="zh", directory=FIXTURES)
+    (deck,) = shown
+    assert deck.lang_switch.value == "zh" and "为什么要把分数除以" in deck.card.value
+    assert "为什么要把分数除以" in deck._repr_mimebundle_()["text/plain"]

@@ -90,3 +90,32 @@ def test_export_markdown_with_answers_inline_to_a_file(tmp_path):
     assert "## Answers" not in sheet and "## 00" not in sheet
     assert sheet.index("Why divide the scores") < sheet.index("*Answer.* Dot products grow") \
         < sheet.index("What value do masked")
+
+
+def test_terminal_quiz_in_both_languages(tmp_path):
+    code, out = run("--notebook", "02", "--lang", "both", "--progress-file", str(tmp_path / "p.json"),
+                    keys="\nk\nq\n")
+    assert code == 0
+    assert "Why divide the scores by √d_k?\n为什么要把分数除以 √d_k？\n" in out
+    assert "saturates and gradients vanish.\n\n点积随 d_k 增大" in out
+
+
+def test_lang_option_rejects_other_values(capsys):
+    with pytest.raises(SystemExit):
+        cli_args("--lang", "fr")
+    err = capsys.readouterr().err
+    assert "invalid choice: 'fr'" in err and all(lang in err for lang in ("en", "zh", "both"))
+    with pytest.raises(ValueError, match=r"lang must be one of \['en', 'zh', 'both'\], got 'de'"):
+        quiz_cli.export_markdown([], lang="de")
+
+
+def test_export_markdown_in_chinese_and_in_both_languages():
+    code, sheet = run("--export", "md", "--lang", "zh", "--notebook", "02")
+    assert "**1.** 为什么要把分数除以 √d_k？ *(difficulty 2)*" in sheet and "Why divide" not in sheet
+    assert "**1.** 点积随 d_k 增大" in sheet.split("## Answers")[1]
+
+    code, sheet = run("--export", "md", "--lang", "both", "--notebook", "02", "--with-answers")
+    assert code == 0
+    assert ("**1.** Why divide the scores by √d_k? *(difficulty 2)*\n\n为什么要把分数除以 √d_k？\n\n"
+            "*Answer.* Dot products grow with d_k; unscaled, softmax saturates and gradients vanish.\n\n"
+            "点积随 d_k 增大；不缩放时 softmax 饱和，梯度消失。\n\n### Masks") in sheet
