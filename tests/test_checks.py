@@ -1,0 +1,59 @@
+"""sftlab.checks: a ✓ is printed only when the check holds; otherwise an AssertionError names both values."""
+
+import numpy as np
+import pytest
+import torch
+
+from sftlab import checks
+
+
+def test_same_prints_the_difference_and_returns_it(capsys):
+    assert checks.same(torch.ones(2, 3), torch.ones(2, 3) + 1e-6, atol=1e-5, what="ours vs torch") < 1e-5
+    assert "✓ ours vs torch: max |difference|" in capsys.readouterr().out
+
+
+def test_same_fails_with_both_values_and_the_place():
+    with pytest.raises(AssertionError, match=r"ours vs torch: max \|difference\| 0.5 > 1e-06 at index \(1, 2\) "
+                                             r"\(actual 1.5, expected 1\)"):
+        checks.same(torch.tensor([[1.0, 1, 1], [1, 1, 1.5]]), torch.ones(2, 3), atol=1e-6, what="ours vs torch")
+    with pytest.raises(AssertionError, match=r"shapes differ, \(3,\) vs \(2,\)"):
+        checks.same([1, 2, 3], [1, 2])
+    with pytest.raises(AssertionError, match="difference nan"):
+        checks.same([float("nan")], [1.0], atol=1)
+
+
+def test_same_compares_tokens_and_text_exactly(capsys):
+    checks.same(["a", "b"], ["a", "b"], what="tokens")
+    assert "✓ tokens: identical" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="tokens: not the same"):
+        checks.same(["a", "b"], ["a", "c"], what="tokens")
+    checks.same(torch.tensor([1, 2]), np.array([1, 2]), what="ids")     # a tensor and an array of the same ids
+
+
+def test_bounds_and_claims(capsys):
+    assert checks.at_least(0.86, 0.85, what="accuracy") == 0.86
+    assert checks.at_most(3, 5, what="seconds") == 3
+    checks.holds(True, "LoRA trains fewer parameters", "0.5% of the model")
+    out = capsys.readouterr().out
+    assert "✓ accuracy: 0.86 ≥ 0.85" in out and "✓ seconds: 3 ≤ 5" in out and "(0.5% of the model)" in out
+    with pytest.raises(AssertionError, match="accuracy: 0.84 is below 0.85"):
+        checks.at_least(0.84, 0.85, what="accuracy")
+    with pytest.raises(AssertionError, match="seconds: 6 is above 5"):
+        checks.at_most(6, 5, what="seconds")
+    with pytest.raises(AssertionError, match=r"warmup helps: does not hold \(0.80 vs 0.81\)"):
+        checks.holds(False, "warmup helps", "0.80 vs 0.81")
+
+
+def test_a_failed_check_prints_no_tick(capsys):
+    with pytest.raises(AssertionError):
+        checks.at_least(0.1, 0.5)
+    assert "✓" not in capsys.readouterr().out
+
+
+def test_intervals():
+    mean, low, high = checks.mean_and_interval([0.80, 0.82, 0.84])
+    assert mean == pytest.approx(0.82) and low < 0.80 and high > 0.84
+    with pytest.raises(ValueError, match="at least 2 runs"):
+        checks.mean_and_interval([0.8])
+    mean, low, high = checks.bootstrap_interval([1] * 80 + [0] * 20)
+    assert mean == pytest.approx(0.8) and 0.7 < low < 0.8 < high < 0.9
