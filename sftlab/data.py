@@ -7,6 +7,9 @@
     read_conll(path)          -> list         the sentences of any CoNLL-style file (bring your own data)
     ner_summary(dd)           -> DataFrame    sentences, tokens and entity mentions per type × split
     load_lm_corpus(name)      -> DatasetDict  train / heldout, one row per entry (title, text), both profiles
+    load_instructions(profile)-> DatasetDict  train / validation / test chat conversations (chapter 06), both profiles
+    load_qa(profile)          -> DatasetDict  train / validation / test in SQuAD v1.1's schema (chapter 07)
+    load_qa_unanswerable()    -> DatasetDict  SQuAD-2-style questions the passage does not answer, by split
 
 Sentiment schema, every loader (one row per sentence):
 
@@ -28,6 +31,9 @@ Full, they come from CoNLL-2003 on the hub, with its POS and chunk columns dropp
 
 LM corpus (one row per entry): title (the heading line) and text (the whole entry, heading first),
 from data/lm/<name>/{train,heldout}.jsonl, written for this course; the same in both profiles.
+
+Instructions (chapter 06) and QA (chapter 07): see the schemas in load_instructions and load_qa, and
+data/README.md for how each set was written.
 """
 
 import json
@@ -35,11 +41,11 @@ from collections import Counter
 from pathlib import Path
 
 from sftlab import profiles
-from sftlab.course import REPO_ROOT
+from sftlab.course import DATA_DIR
 
 SENTIMENT_LABELS = ["neg", "pos"]                 # ClassLabel names: index = label id
 SPLITS = ("train", "validation", "test")
-SENTIMENT_DIR = REPO_ROOT / "data" / "sentiment"  # one <domain>.jsonl per domain
+SENTIMENT_DIR = DATA_DIR / "sentiment"            # one <domain>.jsonl per domain
 RECORD_KEYS = ("text", "label", "split")          # every line of a .jsonl file has these
 
 GLUE_REPO = "nyu-mll/glue"           # the hub's current name for "glue" (the old name redirects)
@@ -238,7 +244,7 @@ def sentiment_summary(dataset_dict):
 # `_load_conll2003` checks the hub's names against this list before using the ids.
 NER_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 NER_TYPES = ("PER", "ORG", "LOC", "MISC")
-NER_DIR = REPO_ROOT / "data" / "ner"     # <split>.conll for each split
+NER_DIR = DATA_DIR / "ner"               # <split>.conll for each split
 
 CONLL2003_REPO = "eriktks/conll2003"         # the hub's current name for "conll2003" (the old name redirects)
 CONLL2003_REVISION = "refs/convert/parquet"  # main holds only a loading script, which datasets >= 4 refuses
@@ -399,7 +405,7 @@ def ner_summary(dataset_dict):
 
 # ---------------------------------------------------------------- causal-LM corpus (chapter 05)
 
-LM_DIR = REPO_ROOT / "data" / "lm"              # one folder per corpus: <name>/train.jsonl, <name>/heldout.jsonl
+LM_DIR = DATA_DIR / "lm"                        # one folder per corpus: <name>/train.jsonl, <name>/heldout.jsonl
 LM_CORPORA = ("travel",)                        # the corpora the course ships
 LM_SPLITS = ("train", "heldout")
 LM_RECORD_KEYS = ("title", "text")              # every line of a corpus file has these
@@ -443,4 +449,246 @@ def load_lm_corpus(name="travel"):
     return datasets.DatasetDict({
         split: datasets.Dataset.from_list(read_lm_jsonl(LM_DIR / name / f"{split}.jsonl"), features=lm_features())
         for split in LM_SPLITS
+    })
+
+
+# ---------------------------------------------------------------- instruction SFT (chapter 06)
+
+INSTRUCTIONS_DIR = DATA_DIR / "instructions"   # <split>.jsonl for each split; built from source/
+INSTRUCTION_FAMILIES = ("entities", "sentiment", "open")
+INSTRUCTION_LANGUAGES = ("en", "zh")
+INSTRUCTION_ROLES = ("system", "user", "assistant")      # every conversation: these three messages, in order
+INSTRUCTION_RECORD_KEYS = ("id", "family", "language", "split", "source", "messages", "reference")
+
+
+def instruction_features():
+    """The course's instruction `datasets.Features`: id, family, language, messages (list of {role, content}),
+    reference (the assistant's answer, for scoring) and source (where the item comes from), all strings."""
+    import datasets
+
+    string = datasets.Value("string")
+    return datasets.Features({
+        "id": string,
+        "family": string,
+        "language": string,
+        "messages": datasets.List({"role": string, "content": string}),
+        "reference": string,
+        "source": string,
+    })
+
+
+def read_instructions_jsonl(path, split=None) -> list[dict]:
+    """The conversations of one file of data/instructions/ as dicts, checked; errors name the file and the line.
+
+    split: if given, every record's `split` must equal it (the file's name). Each record needs
+    INSTRUCTION_RECORD_KEYS; messages are exactly system, user, assistant, each with non-empty string
+    content; reference equals the assistant's content. Returns dicts with the keys of `instruction_features`.
+    """
+    path = Path(path)
+    records = []
+    for line_no, record in _jsonl_objects(path, INSTRUCTION_RECORD_KEYS, str(path)):
+        where = f"{path}, line {line_no}"
+        for key in ("id", "source", "reference"):
+            if not isinstance(record[key], str) or not record[key].strip():
+                raise ValueError(f"{where}: {key} must be a non-empty string, got {record[key]!r}")
+        if record["family"] not in INSTRUCTION_FAMILIES:
+            raise ValueError(f"{where}: unknown family {record['family']!r}; expected one of {INSTRUCTION_FAMILIES}")
+        if record["language"] not in INSTRUCTION_LANGUAGES:
+            raise ValueError(f"{where}: unknown language {record['language']!r}; "
+                             f"expected one of {INSTRUCTION_LANGUAGES}")
+        if split is not None and record["split"] != split:
+            raise ValueError(f"{where}: split {record['split']!r} in the {split!r} file")
+        messages = record["messages"]
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            raise ValueError(f"{where}: messages must be a list of {{role, content}} objects, got {messages!r:.80}")
+        roles = [m.get("role") for m in messages]
+        if roles != list(INSTRUCTION_ROLES):
+            raise ValueError(f"{where}: message roles {roles}; expected {list(INSTRUCTION_ROLES)}, in that order")
+        for m in messages:
+            if set(m) != {"role", "content"} or not isinstance(m["content"], str) or not m["content"].strip():
+                raise ValueError(f"{where}: each message needs exactly a role and non-empty string content, "
+                                 f"got {m!r:.80}")
+        if record["reference"] != messages[-1]["content"]:
+            raise ValueError(f"{where}: reference {record['reference']!r:.40} differs from the assistant's answer "
+                             f"{messages[-1]['content']!r:.40}")
+        records.append({key: record[key] for key in instruction_features()})
+    if not records:
+        raise ValueError(f"{path}: no conversations; the file is empty or holds only blank lines")
+    return records
+
+
+def load_instructions(profile=None):
+    """Chat conversations for instruction SFT as a DatasetDict (train / validation / test).
+
+    Columns: id, family ("entities" | "sentiment" | "open"), language ("en" | "zh"), messages (system, user,
+    assistant, each {role, content}), reference (the assistant's answer) and source (where it comes from:
+    "ner/test.conll#17", "sentiment/films.jsonl#42" for English items derived from the course's sets, a line of
+    data/instructions/source/ for written ones). Read from data/instructions/<split>.jsonl, written for this
+    course (data/README.md), in file order.
+
+    profile: "offline", "full" or None (the active profile). Both profiles use this same set: the full
+    profile trains a larger model on it, there is no hub version. Ids are unique across splits.
+    """
+    import datasets
+
+    name = profiles.active().name if profile is None else profile
+    if name not in ("offline", "full"):
+        raise ValueError(f"profile={profile!r} is not a profile; expected 'offline', 'full' or None (active)")
+    splits, seen = {}, {}
+    for split in SPLITS:
+        records = read_instructions_jsonl(INSTRUCTIONS_DIR / f"{split}.jsonl", split=split)
+        for record in records:
+            if record["id"] in seen:
+                raise ValueError(f"id {record['id']!r} appears in {seen[record['id']]} and in {split}")
+            seen[record["id"]] = split
+        splits[split] = datasets.Dataset.from_list(records, features=instruction_features())
+    return datasets.DatasetDict(splits)
+
+
+# ---------------------------------------------------------------- extractive question answering (chapter 07)
+
+QA_DIR = DATA_DIR / "qa"    # <split>.jsonl and unanswerable.jsonl, built from source/ by scripts/build_qa.py
+QA_RECORD_KEYS = ("id", "title", "context", "question", "answers")   # SQuAD's flat schema; our files add domain
+
+SQUAD_REPO = "rajpurkar/squad"        # SQuAD v1.1: train (87,599 questions) and validation (10,570), no test
+SQUAD_VALIDATION_FRACTION = 0.02      # of SQuAD train's articles, held out whole; SQuAD validation becomes our test
+SQUAD_SEED = 0
+
+
+def qa_features():
+    """SQuAD v1.1's `datasets.Features`: id, title, context, question (strings) and answers, a list of
+    {text, answer_start}: the answer as it appears in the context and its character offset (int32)."""
+    import datasets
+
+    string = datasets.Value("string")
+    return datasets.Features({
+        "id": string,
+        "title": string,
+        "context": string,
+        "question": string,
+        "answers": datasets.Sequence({"text": string, "answer_start": datasets.Value("int32")}),
+    })
+
+
+def read_qa_jsonl(path, answerable=True) -> list[dict]:
+    """The questions of one file of data/qa/ as dicts, checked; errors name the file and the line.
+
+    Each record has QA_RECORD_KEYS (plus `domain`, and `split` in unanswerable.jsonl, kept as they are);
+    answers is {"text": [...], "answer_start": [...]}, lists of equal length, and every answer must sit
+    at its offset: context[start:start + len(text)] == text. answerable: True = at least one answer
+    each, False = none (SQuAD 2.0's unanswerable questions).
+    """
+    path = Path(path)
+    records = []
+    for line_no, record in _jsonl_objects(path, QA_RECORD_KEYS, str(path)):
+        where = f"{path}, line {line_no}"
+        for key in ("id", "title", "context", "question"):
+            if not isinstance(record[key], str) or not record[key].strip():
+                raise ValueError(f"{where}: {key} must be a non-empty string, got {record[key]!r:.60}")
+        answers = record["answers"]
+        if not isinstance(answers, dict) or set(answers) != {"text", "answer_start"}:
+            raise ValueError(f"{where}: answers must be {{'text': [...], 'answer_start': [...]}}, got {answers!r:.80}")
+        texts, starts = answers["text"], answers["answer_start"]
+        if not isinstance(texts, list) or not isinstance(starts, list) or len(texts) != len(starts):
+            raise ValueError(f"{where}: answers text and answer_start must be lists of equal length, "
+                             f"got {texts!r:.60} and {starts!r:.60}")
+        if answerable and not texts:
+            raise ValueError(f"{where}: no answer; every question of this file needs at least one")
+        if not answerable and texts:
+            raise ValueError(f"{where}: an unanswerable question has answers {texts!r:.60}; expected none")
+        context = record["context"]
+        for text, start in zip(texts, starts, strict=True):
+            if not isinstance(text, str) or not text or type(start) is not int:
+                raise ValueError(f"{where}: each answer needs a non-empty text and an integer answer_start, "
+                                 f"got {text!r:.40} at {start!r}")
+            found = context[start:start + len(text)] if start >= 0 else ""
+            if found != text:
+                raise ValueError(f"{where}: answer {text!r} is not at answer_start {start}: the context has "
+                                 f"{found!r} there")
+        records.append(record)
+    if not records:
+        raise ValueError(f"{path}: no questions; the file is empty or holds only blank lines")
+    return records
+
+
+def load_qa(profile=None):
+    """Extractive QA (SQuAD-style spans) as a DatasetDict (train / validation / test) with SQuAD v1.1's features.
+
+    profile: "offline" (the course's own set, data/qa/, written for this course: data/README.md), "full"
+    (SQuAD v1.1 from the hub) or None for the active profile (SFTLAB_PROFILE). Both are split by passage:
+    no context appears in two splits. Offline rows keep file order; their domain is in the files
+    (`read_qa_jsonl`), not in the Dataset, so both profiles have exactly SQuAD's columns.
+    """
+    name = profiles.active().name if profile is None else profile
+    if name == "offline":
+        return _load_qa_folder(QA_DIR)
+    if name == "full":
+        return _load_squad()
+    raise ValueError(f"profile={profile!r} is not a QA profile; expected 'offline', 'full' or None (active)")
+
+
+def _qa_dataset(records):
+    """Records in SQuAD's flat schema as a Dataset with `qa_features` (extra keys such as domain dropped)."""
+    import datasets
+
+    return datasets.Dataset.from_list([{key: r[key] for key in QA_RECORD_KEYS} for r in records],
+                                      features=qa_features())
+
+
+def _load_qa_folder(folder: Path):
+    """folder/<split>.jsonl for each split as a DatasetDict; ids unique across splits."""
+    import datasets
+
+    splits, seen = {}, {}
+    for split in SPLITS:
+        records = read_qa_jsonl(Path(folder) / f"{split}.jsonl")
+        for record in records:
+            if record["id"] in seen:
+                raise ValueError(f"id {record['id']!r} appears in {seen[record['id']]} and in {split}")
+            seen[record["id"]] = split
+        splits[split] = _qa_dataset(records)
+    return datasets.DatasetDict(splits)
+
+
+def load_qa_unanswerable():
+    """The course's unanswerable questions (SQuAD 2.0 style) as a DatasetDict (train / validation / test).
+
+    Same features as `load_qa`, answers empty: each asks about a passage of data/qa/ something it does
+    not say, and sits in that passage's split, so a model tuned to say "no answer" is tested on passages
+    it never saw. From data/qa/unanswerable.jsonl, in file order; the same for both profiles.
+    """
+    import datasets
+
+    records = read_qa_jsonl(QA_DIR / "unanswerable.jsonl", answerable=False)
+    for i, record in enumerate(records, start=1):
+        if record.get("split") not in SPLITS:
+            raise ValueError(f"unanswerable.jsonl, record {i}: split {record.get('split')!r}; expected one of {SPLITS}")
+    return datasets.DatasetDict({
+        split: _qa_dataset([r for r in records if r["split"] == split]) for split in SPLITS
+    })
+
+
+def _load_squad():
+    """SQuAD v1.1 in the course's splits: test = SQuAD validation, validation = a seeded 2% of SQuAD train's
+    articles (whole articles, so no passage is in two splits), train = the rest of SQuAD train."""
+    import random
+
+    import datasets
+
+    try:
+        squad = datasets.load_dataset(SQUAD_REPO)  # columns: id, title, context, question, answers
+    except ConnectionError as err:  # datasets raises it for no network and for HF_HUB_OFFLINE=1
+        raise RuntimeError(
+            f"the full profile loads SQuAD from the Hugging Face hub, which could not be reached ({err}). "
+            f"Switch to the offline profile: set {profiles.ENV_VAR}=offline and restart the kernel."
+        ) from err
+
+    train = squad["train"].cast(qa_features())
+    titles = sorted(set(train["title"]))
+    n_held_out = max(1, round(SQUAD_VALIDATION_FRACTION * len(titles)))
+    held_out = set(random.Random(SQUAD_SEED).sample(titles, n_held_out))
+    return datasets.DatasetDict({
+        "train": train.filter(lambda title: title not in held_out, input_columns="title"),
+        "validation": train.filter(lambda title: title in held_out, input_columns="title"),
+        "test": squad["validation"].cast(qa_features()),
     })

@@ -131,7 +131,11 @@ def active() -> Profile:
 
 
 def banner() -> str:
-    """Print (and return) the one-line profile banner every notebook shows at the top."""
+    """Print (and return) the one-line profile banner every notebook shows at the top; also silences the
+    libraries' noise (load reports, sub-second progress bars, deprecation notices: progress.quiet_libraries)."""
+    from sftlab.progress import quiet_libraries
+
+    quiet_libraries()
     p = active()
     other = "full" if p.name == "offline" else "offline"
     line = (

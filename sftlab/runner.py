@@ -8,6 +8,7 @@ back into the notebook, which is how the committed outputs are produced.
 """
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -44,10 +45,15 @@ def all_notebooks() -> list[Path]:
 
 
 def run_notebook(path: Path, save: bool = False, timeout_s: int = 900) -> RunResult:
-    """Execute every cell in a fresh kernel; with save=True write the outputs into the file."""
+    """Execute every cell in a fresh kernel; with save=True write the outputs into the file.
+
+    The kernel runs with SFTLAB_STATIC_PROGRESS=1, so sftlab's progress bars print their final state as text
+    instead of a widget that a saved file shows frozen at 0% (sftlab.progress)."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
+
+    from sftlab.progress import STATIC_ENV_VAR
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
@@ -55,10 +61,17 @@ def run_notebook(path: Path, save: bool = False, timeout_s: int = 900) -> RunRes
                             resources={"metadata": {"path": str(path.parent)}})
     started = time.perf_counter()
     error = ""
+    previous = os.environ.get(STATIC_ENV_VAR)
+    os.environ[STATIC_ENV_VAR] = "1"          # the kernel inherits this process's environment
     try:
         client.execute()
     except CellExecutionError as exc:
         error = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    finally:
+        if previous is None:
+            os.environ.pop(STATIC_ENV_VAR, None)
+        else:
+            os.environ[STATIC_ENV_VAR] = previous
     wall_s = time.perf_counter() - started
     if save and not error:
         nbformat.write(nb, path)

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from sftlab.devices import mixed_precision_for, model_device, synchronize, to_device
+from sftlab.progress import progress_bar
 
 IGNORE_INDEX = -100                                       # label positions that carry no loss
 MIXED_PRECISION = ("auto", "no", "fp16", "bf16")
@@ -307,7 +308,6 @@ def train(model, train_loader, val_loader=None, config: TrainingConfig | None = 
     """Fine-tune `model` in place, on the device it is on, and return its History; evaluates on val_loader
     after every epoch."""
     from accelerate import Accelerator
-    from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
     config = config or TrainingConfig()
@@ -337,7 +337,7 @@ def train(model, train_loader, val_loader=None, config: TrainingConfig | None = 
     history = History(_metric=config.metric, device=str(accelerator.device), mixed_precision=precision,
                       optimizer=optimizer_name)
     best_value, best_state, epochs_without_gain, samples, seconds = None, None, 0, 0, 0.0
-    bar = tqdm(total=total_steps, desc="training", disable=not (config.progress and accelerator.is_main_process))
+    bar = progress_bar(total_steps, desc="training", disable=not (config.progress and accelerator.is_main_process))
     for epoch in range(1, config.epochs + 1):
         model.train()                                          # dropout on
         epoch_loss, epoch_steps = 0.0, 0

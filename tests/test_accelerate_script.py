@@ -1,5 +1,6 @@
 """The chapter-03 training loop runs unchanged in two processes under `accelerate launch` (DDP over gloo)."""
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -11,8 +12,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def test_make_target_adapts_to_the_machine():
     """2 CPU processes without a GPU; a 1-GPU Colab gets one process (DDP with one would fail); N GPUs get N."""
-    sys.path.insert(0, str(REPO_ROOT / "scripts"))
-    from accelerate_demo import launch_command
+    spec = importlib.util.spec_from_file_location("demo", REPO_ROOT / "scripts" / "accelerate_demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    launch_command = demo.launch_command
 
     assert "scripts/accelerate_demo.py" in (REPO_ROOT / "Makefile").read_text()
     no_gpu, one, four = launch_command(0), launch_command(1), launch_command(4, ["--epochs", "2"])

@@ -191,7 +191,7 @@ OPTIMIZERS = ("sgd", "sparse_adam")
 
 def train_skipgram(chunks, config: SkipGramConfig | None = None, progress: bool = True) -> SkipGramResult:
     """Train SkipGramNS on `chunks` (lists of tokens) with SGD or SparseAdam and a linearly decaying learning rate."""
-    from tqdm.auto import tqdm
+    from sftlab.progress import progress_bar
 
     config = config or SkipGramConfig()
     for name in ("dim", "window", "negative", "epochs", "batch_size"):
@@ -220,7 +220,7 @@ def train_skipgram(chunks, config: SkipGramConfig | None = None, progress: bool 
     total_steps = sum(math.ceil(len(c) / config.batch_size) for c, _ in epochs)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / total_steps)
     losses = []
-    bar = tqdm(total=total_steps, desc="skip-gram", unit="batch", disable=not progress, mininterval=1)
+    bar = progress_bar(total_steps, desc="skip-gram", unit="batch", disable=not progress)
     for epoch, (centres, contexts) in enumerate(epochs, 1):
         centres, contexts = torch.from_numpy(centres), torch.from_numpy(contexts)
         for start in range(0, len(centres), config.batch_size):
