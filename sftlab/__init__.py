@@ -24,6 +24,7 @@ Shape legend, one letter per meaning across the whole package (docstrings and `#
 """
 
 from sftlab.profiles import active, banner
+from sftlab.source import show
 
-__all__ = ["active", "banner"]
+__all__ = ["active", "banner", "show"]
 __version__ = "0.1.0"

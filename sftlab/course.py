@@ -42,7 +42,7 @@ def data_dir() -> Path:
 
 @dataclass(frozen=True)
 class Notebook:
-    id: str        # two digits, "00" … "05"
+    id: str        # two digits, "00" … "07"
     filename: str  # inside notebooks/
     title: str
     builds: str    # what the learner builds, one line
@@ -57,11 +57,15 @@ NOTEBOOKS = [
     Notebook("02", "02_attention.ipynb", "Attention and the Transformer block",
              "attention, masks and a Transformer block, checked against a real BERT layer", 180),
     Notebook("03", "03_bert_classification.ipynb", "Fine-tuning BERT for classification",
-             "the full SFT recipe: baseline, fine-tune, evaluate in and out of domain", 300),
+             "the full SFT recipe: baseline, fine-tune, evaluate in and out of domain", 420),
     Notebook("04", "04_ner.ipynb", "Named-entity recognition",
              "sub-word label alignment, token classification, entity-level F1", 300),
     Notebook("05", "05_gpt2_generation.ipynb", "GPT-2 and text generation",
              "decoding with a KV cache checked against generate; a domain fine-tune", 300),
+    Notebook("06", "06_instruction_sft.ipynb", "Instruction SFT",
+             "chat templates, loss on the answer only, LoRA vs full, judged on held-out tasks", 600),
+    Notebook("07", "07_question_answering.ipynb", "Extractive question answering",
+             "spans, offsets and long contexts, scored like SQuAD", 300),
 ]
 
 NOTEBOOK_IDS = [nb.id for nb in NOTEBOOKS]
