@@ -44,3 +44,53 @@ def test_outputs_are_committed_from_one_clean_run(path):
 def test_no_placeholder_cells(path):
     source = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
     assert "TODO" not in source and "FIXME" not in source
+
+
+def _outputs_text(cells) -> list[tuple[str, str]]:
+    """(kind, text) of every output: kind is the stream name or the output type."""
+    found = []
+    for cell in cells:
+        for output in cell.get("outputs", []):
+            text = output.get("text", "")
+            text = "".join(text) if isinstance(text, list) else text
+            data = output.get("data", {})
+            plain = data.get("text/plain", "")
+            text += "".join(plain) if isinstance(plain, list) else plain
+            found.append((output.get("name", output["output_type"]), text))
+    return found
+
+
+NOISE = ("LOAD REPORT", "Warning:", "warnings.warn", "FutureWarning", "UserWarning", "it/s]\r")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_outputs_are_free_of_noise(path):
+    """No library warnings or load reports, no machine's absolute paths, no progress bar frozen at 0%, no
+    development targets: what a learner reads on GitHub is what the course means to say."""
+    cells = json.loads(path.read_text())["cells"]
+    for kind, text in _outputs_text(cells):
+        assert kind != "stderr" or not text.strip(), f"{path.name}: stderr output {text[:200]!r}"
+        for noise in NOISE:
+            assert noise not in text, f"{path.name}: {noise!r} in an output: {text[:200]!r}"
+        for machine_path in ("/work/", "/home/", "/root/", "/Users/", "site-packages"):
+            assert machine_path not in text, f"{path.name}: a machine's path in an output: {text[:200]!r}"
+        assert not ("%|" in text and " 0%|" in text and "100%|" not in text), \
+            f"{path.name}: a progress bar frozen at 0%: {text[:120]!r}"
+        assert "target ≥" not in text and "target >=" not in text, f"{path.name}: a development target: {text[:120]!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_chapter_ends_with_cards_summary_and_glossary(path):
+    chapter = path.name[:2]
+    tail = "\n".join("".join(c["source"]) for c in _code_cells(path)[-3:])
+    for call in (f'cards(notebook="{chapter}"', f'show_summary("{chapter}"', f'show_glossary("{chapter}"'):
+        assert call in tail, f"{path.name}: the last cells should call {call}…)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_checks_are_assertions_not_prints(path):
+    """A ✓ printed by hand proves nothing; sftlab.checks prints it only when the check holds."""
+    for cell in _code_cells(path):
+        source = "".join(cell["source"])
+        assert "✓" not in source and "✗" not in source, \
+            f"{path.name}: a hand-printed ✓/✗ — use sftlab.checks (same, at_least, holds): {source[:160]!r}"
