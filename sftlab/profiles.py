@@ -122,7 +122,7 @@ def _resolve(name: str) -> Profile:
         return Profile("offline", name, "auto: no CUDA GPU", **CHOICES["offline"])
     if not hub_reachable():
         return Profile("offline", name, "auto: GPU found but the hub did not answer", **CHOICES["offline"])
-    return Profile("full", name, "auto: GPU and hub found", **CHOICES["full"])
+    return Profile("full", name, "auto: GPU found and the Hugging Face hub answered", **CHOICES["full"])
 
 
 def active() -> Profile:

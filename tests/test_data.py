@@ -365,3 +365,28 @@ def test_no_near_duplicate_of_a_training_sentence(lines, split):
         for q, t, j in pairs[:20]
     )
     assert not pairs, f"{len(pairs)} {split} sentences nearly repeat a training sentence:\n{report}"
+
+
+@pytest.mark.parametrize("failure", ["404", "gated", "revision"])
+def test_every_hub_failure_names_the_data_set_and_the_offline_set(monkeypatch, failure):
+    from datasets.exceptions import DatasetNotFoundError
+
+    messages = {"404": "Dataset 'eriktks/conll2003' doesn't exist on the Hub or cannot be accessed.",
+                "gated": "Dataset 'eriktks/conll2003' is a gated dataset on the Hub.",
+                "revision": "Revision 'refs/convert/parquet' doesn't exist for dataset 'eriktks/conll2003'."}
+
+    def refuse(path, name=None, **kwargs):
+        raise DatasetNotFoundError(messages[failure])
+
+    monkeypatch.setattr(datasets, "load_dataset", refuse)
+    with pytest.raises(RuntimeError, match=r"CoNLL-2003 from the Hugging Face hub \(eriktks/conll2003, revision "
+                                           r"refs/convert/parquet\).*the course's NER set.*SFTLAB_PROFILE=offline"):
+        data.load_ner("full")
+
+
+def test_a_changed_label_set_on_the_hub_is_a_clear_error(monkeypatch):
+    standin = sst2_standin()
+    renamed = standin.cast_column("label", datasets.ClassLabel(names=["bad", "good"]))
+    monkeypatch.setattr(datasets, "load_dataset", lambda path, name=None, **kwargs: renamed)
+    with pytest.raises(RuntimeError, match=r"SST-2 on the hub has labels \['bad', 'good'\], expected"):
+        data.load_sentiment("full")

@@ -191,3 +191,27 @@ def test_full_profile_download_failure_explains_how_to_switch(full_profile_with_
     with pytest.raises(RuntimeError, match="SFTLAB_PROFILE=offline") as info:
         models.load_encoder()
     assert "bert-base-uncased" in str(info.value)
+
+
+def test_gated_or_missing_models_name_the_offline_alternative(full_profile_with_hub, monkeypatch):
+    import transformers
+
+    def gated(name, *args, **kwargs):
+        raise OSError(f"You are trying to access a gated repo. Access to model {name} is restricted.")
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", gated)
+    with pytest.raises(RuntimeError, match=r"'gpt2'.*gated repo.*Offline, the course uses SmolLM2-135M-Instruct"):
+        models.load_causal_lm()
+
+
+def test_glove_failure_blames_gensims_downloader_not_the_hub(full_profile_with_hub, monkeypatch):
+    import gensim.downloader
+
+    def no_network(name):
+        raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
+
+    monkeypatch.setattr(gensim.downloader, "load", no_network)
+    with pytest.raises(RuntimeError, match=r"through gensim's downloader \(its files are on GitHub, not the "
+                                           r"Hugging Face hub\).*GloVe 6B 50d") as info:
+        models.load_word_vectors()
+    assert "SFTLAB_PROFILE=offline" in str(info.value)
