@@ -106,11 +106,34 @@ def requested() -> str:
     return name
 
 
+STANDIN_MARKER = "sftlab-hub-standin.json"   # in HF_HOME: the test stand-in of the hub (tests/hub_standin.py)
+
+
+def hub_offline_mode() -> bool:
+    """True when HF_HUB_OFFLINE asks the libraries to read only their local cache."""
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False")
+
+
+def standin() -> bool:
+    """True when the local Hugging Face cache is the course's test stand-in: tiny random models under the real
+    names, so every full-profile code path runs and every number it prints is meaningless."""
+    from pathlib import Path
+
+    home = os.environ.get("HF_HOME", str(Path.home() / ".cache" / "huggingface"))
+    return hub_offline_mode() and (Path(home) / STANDIN_MARKER).exists()
+
+
 @cache
 def _resolve(name: str) -> Profile:
     if name == "offline":
         return Profile("offline", name, "chosen with SFTLAB_PROFILE=offline", **CHOICES["offline"])
     if name == "full":
+        if standin():
+            return Profile("full", name, "SFTLAB_PROFILE=full on the test stand-in of the hub: tiny random "
+                           "models, every number below is meaningless", **CHOICES["full"])
+        if hub_offline_mode():   # e.g. a workshop that filled the Hugging Face cache beforehand
+            return Profile("full", name, "SFTLAB_PROFILE=full from the local Hugging Face cache (HF_HUB_OFFLINE=1)",
+                           **CHOICES["full"])
         if not hub_reachable():
             raise RuntimeError(
                 f"SFTLAB_PROFILE=full needs the Hugging Face hub, which did not answer within "
