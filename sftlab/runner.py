@@ -117,3 +117,39 @@ def format_table(results: list[RunResult], budgets: dict[str, int] | None = None
 def results_json(results: list[RunResult]) -> str:
     """The results as JSON, for machines."""
     return json.dumps([asdict(r) for r in results], indent=2)
+
+
+# ---------------------------------------------------------------- the README's runtime column, from the benchmark
+
+REPO_README = Path(__file__).resolve().parent.parent / "README.md"
+RESULTS_FILE = REPO_README.parent / "benchmarks" / "results" / "notebooks.json"
+
+
+def runtime_label(wall_s: float) -> str:
+    """How the README writes a measured runtime: whole seconds."""
+    return f"{round(wall_s)} s"
+
+
+def save_results(results: list[RunResult], machine: str, path: Path = RESULTS_FILE) -> None:
+    """Merge these runs into the results file (one entry per notebook): the one source of the README's runtimes."""
+    stored = json.loads(path.read_text()) if path.exists() else {"notebooks": {}}
+    stored["machine"] = machine
+    for r in results:
+        if r.ok:
+            stored["notebooks"][r.notebook] = {"wall_s": round(r.wall_s, 1), "peak_rss_mb": round(r.peak_rss_mb or 0)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(stored, indent=2, sort_keys=True) + "\n")
+
+
+def readme_with_runtimes(readme: str, path: Path = RESULTS_FILE) -> str:
+    """The README text with each notebook row's runtime column set from the results file."""
+    measured = json.loads(path.read_text())["notebooks"]
+    lines = []
+    for line in readme.splitlines():
+        for filename, result in measured.items():
+            if f"(notebooks/{filename})" in line and line.startswith("|"):
+                cells = line.split(" | ")
+                cells[3] = runtime_label(result["wall_s"])   # | # | notebook | what you build | runtime | Colab |
+                line = " | ".join(cells)
+        lines.append(line)
+    return "\n".join(lines) + ("\n" if readme.endswith("\n") else "")
