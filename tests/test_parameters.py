@@ -38,9 +38,9 @@ def test_formula_equals_an_instantiated_model(config, build):
     assert count_parameters(config) == real_count(build(config))
 
 
-def test_offline_models(offline):
+def test_offline_models(offline, offline_causal_lm):
     _, encoder = models.load_encoder()
-    _, lm = models.load_causal_lm()
+    _, lm = offline_causal_lm
     assert count_parameters(encoder.config) == real_count(encoder) == 22_713_216
     assert count_parameters(lm.config) == real_count(lm) == 134_515_008
 
