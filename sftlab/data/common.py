@@ -1,0 +1,59 @@
+"""What every data module shares: the split names, text checks, a checked JSON Lines reader, hub loading."""
+
+import json
+from pathlib import Path
+
+from sftlab import profiles
+
+SPLITS = ("train", "validation", "test")
+
+
+def check_texts(texts, where: str) -> None:
+    """Raise a TypeError naming the first item of texts that is not a string (and where it was passed)."""
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"{where}: text {i} is {type(text).__name__} {text!r:.40}, expected a string")
+
+
+def _jsonl_objects(path: Path, keys, name: str):
+    """(line number, object) for every non-blank line of a .jsonl file, each checked to be a JSON object with
+    `keys`; errors start with "<name>, line <n>:" so the learner finds the line."""
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue  # a trailing blank line is harmless
+            where = f"{name}, line {line_no}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{where}: not valid JSON ({err.msg}): {line.strip()[:80]!r}") from None
+            if not isinstance(record, dict):
+                raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            missing = [key for key in keys if key not in record]
+            if missing:
+                raise ValueError(f"{where}: missing key(s) {missing}; every line needs {list(keys)}")
+            yield line_no, record
+
+
+def _from_hub(repo: str, what: str, offline_alternative: str, *args, **kwargs):
+    """datasets.load_dataset(repo, …) for the full profile, turning every hub failure — no network, a 404, a
+    gated repository, a wrong revision — into one RuntimeError that names the data set and the way out."""
+    import datasets
+    from datasets.exceptions import DatasetNotFoundError
+
+    try:
+        return datasets.load_dataset(repo, *args, **kwargs)
+    except (ConnectionError, DatasetNotFoundError, FileNotFoundError, OSError) as err:
+        raise RuntimeError(
+            f"the full profile loads {what} from the Hugging Face hub ({repo}"
+            + (f", revision {kwargs['revision']}" if kwargs.get("revision") else "")
+            + f"), and that failed: {type(err).__name__}: {err}. Offline, the course uses {offline_alternative}: "
+            f"set {profiles.ENV_VAR}=offline and restart the kernel."
+        ) from err
+
+
+def _check_hub_schema(what: str, found, expected) -> None:
+    """The hub's copy must still have the labels the course maps; say so plainly if it changed."""
+    if found != expected:
+        raise RuntimeError(f"{what} on the hub has labels {found}, expected {expected}: the data set changed "
+                           f"upstream; pin a revision that has the old labels or use the offline profile")
