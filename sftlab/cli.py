@@ -67,7 +67,8 @@ def doctor_checks() -> list[Check]:
         offline_needed = True
     for package in models.OFFLINE_PACKAGES:
         try:
-            found = f"found ({models.offline_path(package)})"
+            models.offline_path(package)           # raises if the package or its weights are missing
+            found = f"found, version {_version(package.dist)}"
             checks.append(Check(package.dist, True, found, required=offline_needed))
         except (ModuleNotFoundError, RuntimeError) as error:
             checks.append(Check(package.dist, False, f"MISSING — {package.install}"

@@ -13,7 +13,7 @@ def test_doctor_ready_with_all_three_offline_models(offline, capsys):
     out = capsys.readouterr().out
     for package in models.OFFLINE_PACKAGES:
         assert f"{package.dist}" in out
-    assert out.count("found (") == 3
+    assert out.count("found, version") == 3
     assert "verdict: READY" in out
     for needle in ("python", "torch", "transformers", "device", "cores", "profile", "jupyter widgets"):
         assert needle in out
