@@ -41,7 +41,8 @@ def test_every_notebook_starts_with_the_one_colab_cell():
 def test_the_cell_installs_a_release_not_main():
     cell = colab_cell()
     assert f'"https://github.com/{GITHUB_REPO}", "{COURSE_REF}"' in cell and '"--branch", REF' in cell
-    assert "[colab" in cell and "jupyterlab" not in cell and "nbval" not in cell
+    assert 'extras = "colab,offline" if offline else "colab"' in cell and '[{extras}]' in cell
+    assert "jupyterlab" not in cell and "nbval" not in cell
 
 
 def test_the_cell_runs_twice_on_a_simulated_colab(tmp_path):
