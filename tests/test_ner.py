@@ -462,3 +462,12 @@ def test_scores_by_novelty_splits_by_the_entity_string():
     # unseen: gold Lyon (found), "Acme Corp Ltd" (missed); predicted Lyon (right)
     assert scores["unseen"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "gold": 2,
                                 "predicted": 1}
+
+
+def test_word_log_prob_helper_moves_inputs_to_the_models_device(tokenizer):
+    from test_devices import OtherDeviceStub, reaches_the_model
+
+    split = Dataset.from_dict({"tokens": [["Ada", "lived", "in", "London"]], "ner_tags": [[1, 0, 0, 5]]})
+    loader = ner.make_loader(ner.tokenize_and_align(split, tokenizer), tokenizer, 1)
+    assert reaches_the_model(ner.predict_word_log_probs, OtherDeviceStub(num_labels=len(NER_LABELS)), loader,
+                             NER_LABELS)

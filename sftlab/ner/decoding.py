@@ -15,6 +15,7 @@ all C^W sequences. The one other BIO reader, sftlab.data.entity_spans, turns tag
 import torch
 
 from sftlab.data import NER_LABELS
+from sftlab.devices import model_device, to_device
 from sftlab.ner.alignment import IGNORE_INDEX
 
 
@@ -85,10 +86,10 @@ def predict_word_log_probs(model, loader, label_names: list[str]) -> tuple[list[
     The scores of each word are the log-softmax at its first sub-token (the position that was trained), one
     (W, C) tensor per sentence: what argmax decoding and bio_viterbi read."""
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)                                              # inputs go where the model is
     true_tags, log_probs = [], []
     for batch in loader:
-        logits = model(**{k: v.to(device) for k, v in batch.items() if k != "labels"}).logits  # (B, T, C)
+        logits = model(**to_device({k: v for k, v in batch.items() if k != "labels"}, device)).logits  # (B, T, C)
         if logits.shape[-1] != len(label_names):
             raise ValueError(f"the model scores {logits.shape[-1]} labels but label_names has {len(label_names)}")
         for row_log_probs, row_labels in zip(logits.float().log_softmax(-1).cpu(), batch["labels"], strict=True):

@@ -18,6 +18,7 @@ from typing import NamedTuple
 import torch
 
 from sftlab.data import entity_spans
+from sftlab.devices import model_device, to_device
 from sftlab.ner.alignment import check_fast_tokenizer
 
 
@@ -84,8 +85,7 @@ def predict_entities(text: str, model, tokenizer, label_names: list[str] | None 
                          f"{limit}; split it into sentences and predict each")
 
     model.eval()                                                             # dropout off
-    device = next(model.parameters()).device
-    logits = model(**encoding.to(device)).logits[0]                          # (T, C)
+    logits = model(**to_device(dict(encoding), model_device(model))).logits[0]   # (T, C), inputs where the model is
     probabilities = logits.float().softmax(-1).cpu()                         # (T, C)
     confidence, predicted = probabilities.max(-1)                            # (T,), (T,)
 

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import torch
 
 from sftlab.data import entity_spans
+from sftlab.devices import model_device, to_device
 from sftlab.ner.alignment import IGNORE_INDEX
 
 
@@ -119,10 +120,10 @@ def metrics_for(label_names: list[str]):
 def predict_tags(model, loader, label_names: list[str]) -> tuple[list[list[str]], list[list[str]]]:
     """(true tag lists, predicted tag lists) for every sentence of a loader (from make_loader), model in eval mode."""
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)                                              # inputs go where the model is
     true_tags, pred_tags = [], []
     for batch in loader:
-        logits = model(**{k: v.to(device) for k, v in batch.items() if k != "labels"}).logits  # (B, T, C)
+        logits = model(**to_device({k: v for k, v in batch.items() if k != "labels"}, device)).logits  # (B, T, C)
         batch_true, batch_pred = predictions_to_tags(logits.cpu(), batch["labels"], label_names)
         true_tags += batch_true
         pred_tags += batch_pred
