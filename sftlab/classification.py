@@ -192,7 +192,8 @@ def average_word_vectors(texts, keyed_vectors) -> tuple[np.ndarray, float]:
 def encoder_features(model, tokenizer, texts, batch_size: int = 64, max_length: int = 64) -> dict:
     """Frozen sentence features from an encoder (or a classifier's encoder), as numpy arrays (N, D):
 
-    "pooler": the [CLS] vector after BERT's pooler (dense + tanh), exactly what the classification head reads;
+    "pooler": the [CLS] vector after BERT's pooler (dense + tanh), what the stock classification head reads
+    (absent for a model without a pooler);
     "mean":   the average of the last layer's token vectors over real tokens (padding excluded)."""
     check_texts(texts, "encoder_features")
     encoder = getattr(model, "base_model", model)      # BertForSequenceClassification → its BertModel
@@ -204,6 +205,116 @@ def encoder_features(model, tokenizer, texts, batch_size: int = 64, max_length: 
         outputs = encoder(**batch)
         mask = batch["attention_mask"].unsqueeze(-1).to(outputs.last_hidden_state.dtype)   # (B, T, 1)
         means.append((outputs.last_hidden_state * mask).sum(1) / mask.sum(1))
-        pooled.append(outputs.pooler_output)
+        if outputs.pooler_output is not None:          # a MeanPoolingForSequenceClassification has no pooler
+            pooled.append(outputs.pooler_output)
     return {name: _in_input_order(torch.cat(rows).float().cpu(), tokenizer, list(texts), max_length).numpy()
-            for name, rows in [("pooler", pooled), ("mean", means)]}
+            for name, rows in [("pooler", pooled), ("mean", means)] if rows}
+
+
+# ---------------------------------------------------------------- heads and encoder size
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """(B, T, D) token vectors → (B, D): their mean over real tokens (attention_mask 1), padding left out."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)                 # (B, T, 1)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)              # (B, D)
+
+
+class MeanPoolingForSequenceClassification(torch.nn.Module):
+    """The encoder and head of a *ForSequenceClassification model, reading the mean of the last layer's token
+    vectors instead of the [CLS] vector after BERT's pooler.
+
+    Why: a sentence-embedding encoder such as all-MiniLM-L6-v2 was trained so that the *mean* of its token
+    vectors represents the sentence; its [CLS] vector and pooler were never trained by that objective. The
+    pooler is dropped (set to None), so its weights neither compute nor train."""
+
+    def __init__(self, model):
+        super().__init__()
+        for part in ("base_model", "dropout", "classifier"):
+            if not hasattr(model, part):
+                raise TypeError(f"{type(model).__name__} has no {part!r}: pass a sequence classifier such as "
+                                f"load_encoder('sequence-classification', num_labels=2)[1]")
+        self.bert = model.base_model           # the same modules, not copies
+        self.bert.pooler = None                # BertModel skips a None pooler
+        self.dropout, self.classifier, self.config = model.dropout, model.classifier, model.config
+
+    @property
+    def base_model(self):
+        return self.bert
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None, labels=None):
+        from transformers.modeling_outputs import SequenceClassifierOutput
+
+        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                           token_type_ids=token_type_ids).last_hidden_state       # (B, T, D)
+        logits = self.classifier(self.dropout(mean_pool(hidden, attention_mask)))  # (B, C)
+        loss = torch.nn.functional.cross_entropy(logits, labels) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+def truncate_encoder(model, num_layers: int):
+    """Keep only the first num_layers Transformer layers of the model's encoder (in place; returns the model):
+    a cheaper model for sweeps, which still starts from pre-trained weights."""
+    layers = model.base_model.encoder.layer
+    if not isinstance(num_layers, int) or not 1 <= num_layers <= len(layers):
+        raise ValueError(f"num_layers must be an int in 1 … {len(layers)} (the encoder's layers), got {num_layers!r}")
+    model.base_model.encoder.layer = layers[:num_layers]
+    model.config.num_hidden_layers = num_layers
+    return model
+
+
+# ---------------------------------------------------------------- text cleaning, shortcut cues, counterfactuals
+
+def clean_text(text: str) -> str:
+    """The classic bag-of-words cleaning some tutorials apply before BERT too: lower-case, punctuation out,
+    stop words out (scikit-learn's English list, which holds "not", "no", "nor", "never", "nothing" and
+    "without"). Shown in notebook 03 to measure what it costs a model that reads word order and negation."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    if not isinstance(text, str):
+        raise TypeError(f"clean_text takes one string, got {type(text).__name__}")
+    words = re.sub(r"[^\w\s]", " ", text.lower()).split()     # "wasn't" → "wasn", "t"
+    return " ".join(w for w in words if w not in ENGLISH_STOP_WORDS and len(w) > 1)
+
+
+def edit_word(text: str, word: str, replacement: str = "") -> str:
+    """A counterfactual edit: every whole-word occurrence of `word` (any case) replaced by `replacement`, or
+    removed when replacement is "", with the spacing tidied. Keeps a capital first letter."""
+    if not word or not re.fullmatch(r"[\w'-]+", word):
+        raise ValueError(f"word must be one word (letters, digits, ' or -), got {word!r}")
+
+    def swap(match):
+        if replacement and match.group(0)[0].isupper():
+            return replacement[0].upper() + replacement[1:]
+        return replacement
+
+    edited = re.sub(rf"\b{re.escape(word)}\b", swap, text, flags=re.IGNORECASE)
+    edited = re.sub(r"\s+([,.;:!?])", r"\1", re.sub(r" {2,}", " ", edited)).strip()
+    edited = re.sub(r"^[,;:]\s*", "", edited)
+    return edited[:1].upper() + edited[1:] if text[:1].isupper() else edited
+
+
+def label_skewed_words(texts, labels, min_count: int = 8, num_classes: int = 2) -> list[dict]:
+    """Words (word_tokens) found in at least min_count texts, with the class they go with most, that class's
+    share of their texts ("purity"), and a smoothed log-odds of that class; most skewed first.
+
+    A word that nearly always goes with one label is a feature any classifier will use — a shortcut when the
+    word itself carries no sentiment ("dollars", "promised"): true of this data set, not of language."""
+    check_texts(texts, "label_skewed_words")
+    labels = np.asarray(labels)
+    if len(labels) != len(texts):
+        raise ValueError(f"labels has {len(labels)} entries but texts has {len(texts)}")
+    counts: dict[str, np.ndarray] = {}
+    for text, label in zip(texts, labels, strict=True):
+        for word in set(word_tokens(text)):
+            counts.setdefault(word, np.zeros(num_classes))[label] += 1
+    prior = np.bincount(labels, minlength=num_classes) / len(labels)
+    rows = []
+    for word, per_class in counts.items():
+        n = per_class.sum()
+        if n < min_count:
+            continue
+        top = int(per_class.argmax())
+        odds = np.log((per_class[top] + 1) / (n - per_class[top] + 1)) - np.log(prior[top] / (1 - prior[top]))
+        rows.append({"word": word, "count": int(n), "label": top, "purity": float(per_class[top] / n),
+                     "log_odds": float(odds)})
+    return sorted(rows, key=lambda r: (-r["log_odds"], r["word"]))

@@ -240,3 +240,22 @@ def plot_confusion(matrix, label_names, title: str = "Confusion matrix", ax=None
     ax.set(title=title, xlabel="predicted", ylabel="true")
     ax.figure.tight_layout()
     return ax.figure
+
+
+def plot_reliability(bins: dict, title: str = "Reliability diagram"):
+    """Reliability diagram: accuracy against mean confidence per bin ({label: calibration.reliability_bins(…)}),
+    marker area ∝ the bin's count; the diagonal is perfect calibration."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.6, 4.2), dpi=100)
+    ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="perfectly calibrated")
+    for label, b in bins.items():
+        sizes = 400 * as_numpy(b["count"]) / max(float(as_numpy(b["count"]).sum()), 1)
+        ax.plot(as_numpy(b["confidence"]), as_numpy(b["accuracy"]), "-", lw=1)
+        ax.scatter(as_numpy(b["confidence"]), as_numpy(b["accuracy"]), s=sizes + 10, label=label, alpha=0.7)
+    ax.set(title=title, xlabel="mean confidence in the bin", ylabel="accuracy in the bin", xlim=(0.45, 1.02),
+           ylim=(0.0, 1.02))
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -155,3 +155,113 @@ def test_class_weights_refuse_labels_outside_the_classes():
         classification.class_weights([0, 1, 2, 1], num_classes=2)
     with pytest.raises(ValueError, match=r"got values \[-1\]"):
         classification.class_weights([0, 1, -1], num_classes=2)
+
+
+# ---------------------------------------------------------------- mean-pooling head, truncated encoder
+
+def test_mean_pool_leaves_padding_out_and_equals_the_exercise_reference():
+    from sftlab.exercises.ch03_classification import mean_pooling_solution
+
+    hidden = torch.randn(3, 5, 4, generator=torch.Generator().manual_seed(0))
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0]])
+    pooled = classification.mean_pool(hidden, mask)
+    torch.testing.assert_close(pooled, mean_pooling_solution(hidden, mask))
+    torch.testing.assert_close(pooled[1], hidden[1, :2].mean(0))
+
+
+def test_mean_pooling_head_reads_the_mean_of_the_token_vectors(model, tokenizer):
+    wrapped = classification.MeanPoolingForSequenceClassification(model).eval()
+    assert wrapped.bert.pooler is None and not any("pooler" in n for n, _ in wrapped.named_parameters())
+    batch = tokenizer(["fine", "not fine at all"], padding=True, return_tensors="pt")
+    labels = torch.tensor([1, 0])
+    with torch.no_grad():
+        outputs = wrapped(**batch, labels=labels)
+        hidden = wrapped.bert(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        expected = model.classifier((hidden * mask).sum(1) / mask.sum(1))
+    torch.testing.assert_close(outputs.logits, expected)
+    torch.testing.assert_close(outputs.loss, torch.nn.functional.cross_entropy(expected, labels))
+    assert wrapped(**batch).loss is None
+    assert wrapped.base_model is wrapped.bert
+
+
+def test_mean_pooling_head_trains_with_sftlab_train(model, tokenizer):
+    from sftlab.training import TrainingConfig, train
+
+    wrapped = classification.MeanPoolingForSequenceClassification(model)
+    tokenized = classification.tokenize(SPLIT, tokenizer)
+    history = train(wrapped, classification.make_loader(tokenized, tokenizer, 2),
+                    config=TrainingConfig(epochs=1, progress=False))
+    assert len(history.steps) == 2
+    ids, _ = classification.predict(wrapped, tokenizer, ["good", "bad"])
+    assert ids.shape == (2,)
+
+
+def test_mean_pooling_head_refuses_a_model_without_a_head():
+    from transformers import BertModel
+
+    with pytest.raises(TypeError, match="has no 'dropout'"):
+        classification.MeanPoolingForSequenceClassification(
+            BertModel(BertConfig(vocab_size=100, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                 intermediate_size=16)))
+
+
+def test_helpers_move_inputs_to_a_mean_pooling_model_on_another_device(tokenizer):
+    from test_devices import OtherDeviceStub, reaches_the_model
+
+    assert reaches_the_model(classification.predict, OtherDeviceStub(), tokenizer, ["fine", "not fine"])
+
+
+def test_truncate_encoder_keeps_the_first_layers():
+    deep = BertForSequenceClassification(BertConfig(vocab_size=100, hidden_size=8, num_hidden_layers=3,
+                                                    num_attention_heads=2, intermediate_size=16))
+    first = deep.bert.encoder.layer[0]
+    classification.truncate_encoder(deep, 2)
+    assert len(deep.bert.encoder.layer) == 2 and deep.bert.encoder.layer[0] is first
+    assert deep.config.num_hidden_layers == 2
+    deep(input_ids=torch.tensor([[1, 2, 3]]))                              # still runs
+    with pytest.raises(ValueError, match=r"num_layers must be an int in 1 … 2"):
+        classification.truncate_encoder(deep, 3)
+
+
+# ---------------------------------------------------------------- cleaning, cues, counterfactual edits
+
+def test_clean_text_deletes_negation_and_punctuation():
+    assert classification.clean_text("It was NOT good, and I'd never go back!") == "good"
+    assert classification.clean_text("The soup wasn't hot.") == "soup wasn hot"
+    with pytest.raises(TypeError, match="one string"):
+        classification.clean_text(["a list"])
+
+
+@pytest.mark.parametrize("text, word, replacement, expected", [
+    ("It cost forty dollars, and it broke.", "dollars", "euros", "It cost forty euros, and it broke."),
+    ("Surprisingly, the soup was good.", "surprisingly", "", "The soup was good."),
+    ("Mostly fine, mostly.", "mostly", "largely", "Largely fine, largely."),
+    ("The promised view was a wall.", "promised", "", "The view was a wall."),
+    ("Dollarsign dollars", "dollars", "", "Dollarsign"),                     # whole words only
+])
+def test_edit_word(text, word, replacement, expected):
+    assert classification.edit_word(text, word, replacement) == expected
+
+
+def test_edit_word_refuses_more_than_one_word():
+    with pytest.raises(ValueError, match="one word"):
+        classification.edit_word("a b", "two words")
+
+
+def test_label_skewed_words_finds_words_that_go_with_one_label():
+    texts = ["great price in dollars", "bad, cost dollars", "awful dollars", "great film", "great fun", "bad film"]
+    rows = classification.label_skewed_words(texts, [1, 0, 0, 1, 1, 0], min_count=2)
+    by_word = {r["word"]: r for r in rows}
+    assert by_word["dollars"]["label"] == 0 and by_word["dollars"]["purity"] == pytest.approx(2 / 3)
+    assert by_word["great"]["label"] == 1 and by_word["great"]["purity"] == 1.0
+    assert rows[0]["word"] == "great"                                       # 3 of 3 before 2 of 2 and 2 of 3
+    assert "price" not in by_word                                           # below min_count
+    with pytest.raises(ValueError, match="labels has 2 entries but texts has 6"):
+        classification.label_skewed_words(texts, [0, 1])
+
+
+def test_encoder_features_of_a_mean_pooling_model_have_no_pooler(model, tokenizer):
+    wrapped = classification.MeanPoolingForSequenceClassification(model)
+    features = classification.encoder_features(wrapped, tokenizer, ["fine", "not fine at all"])
+    assert set(features) == {"mean"} and features["mean"].shape == (2, 32)

@@ -47,7 +47,7 @@ def test_validate_entry_accepts_a_good_entry():
     ({"answer": {"en": "yes", "zh": ""}}, r"02\.yaml: entry '02-toy': answer\.zh is empty"),
     ({"answer": {"en": "yes", "zh": None}}, r"answer\.zh is empty"),
     ({"question": {"en": "Why?"}}, r"question must have exactly the keys \['en', 'zh'\]"),
-    ({"notebook": "07"}, r"unknown notebook '07'; expected one of \['00', '01', '02', '03', '04', '05'\]"),
+    ({"notebook": "08"}, r"unknown notebook '08'; expected one of \['00', '01', '02', '03', '04', '05', '06', '07'\]"),
     ({"notebook": 2}, r"unknown notebook 2 \(write it quoted"),
     ({"difficulty": 4}, r"difficulty must be an integer from 1 to 3, got 4"),
     ({"difficulty": "2"}, r"difficulty must be an integer from 1 to 3, got '2'"),
@@ -184,8 +184,8 @@ def test_cards_bad_arguments_and_empty_selection(capsys):
         quiz.cards(lang="fr", directory=FIXTURES)
     with pytest.raises(ValueError, match=r"lang must be one of \['en', 'zh', 'both'\], got 'EN'"):
         quiz.review(lang="EN", directory=FIXTURES)
-    with pytest.raises(ValueError, match=r"expected one of \['00', '01', '02', '03', '04', '05'\]"):
-        quiz.cards(notebook="7", directory=FIXTURES)
+    with pytest.raises(ValueError, match=r"expected one of \['00', '01', '02', '03', '04', '05', '06', '07'\]"):
+        quiz.cards(notebook="9", directory=FIXTURES)
     quiz.cards(notebook="05", directory=FIXTURES)
     assert capsys.readouterr().out == "No interview questions for notebook 05 yet.\n"
 

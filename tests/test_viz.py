@@ -99,3 +99,14 @@ def test_plots_take_tensors_from_any_device_dtype_and_autograd_state():
     assert viz.plot_lines(torch.arange(3), {"loss": torch.tensor([3.0, 2.0, 1.0], requires_grad=True)},
                           "t", "x", "y") is not None
     assert viz.as_numpy(torch.ones(2, dtype=torch.bfloat16)).dtype.name == "float32"
+
+
+def test_reliability_diagram_from_the_calibration_bins():
+    import numpy as np
+
+    from sftlab.calibration import reliability_bins
+
+    rng = np.random.default_rng(0)
+    confidence = rng.uniform(0.5, 1.0, size=200)
+    correct = rng.uniform(size=200) < confidence
+    assert viz.plot_reliability(reliability_bins(confidence, correct)) is not None
