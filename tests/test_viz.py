@@ -109,4 +109,4 @@ def test_reliability_diagram_from_the_calibration_bins():
     rng = np.random.default_rng(0)
     confidence = rng.uniform(0.5, 1.0, size=200)
     correct = rng.uniform(size=200) < confidence
-    assert viz.plot_reliability(reliability_bins(confidence, correct)) is not None
+    assert viz.plot_reliability({"before": reliability_bins(confidence, correct)}) is not None
