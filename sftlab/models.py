@@ -23,7 +23,7 @@ from pathlib import Path
 from sftlab import profiles
 from sftlab.devices import resolve_device
 
-TASKS = ("features", "sequence-classification", "token-classification")
+TASKS = ("features", "sequence-classification", "token-classification", "question-answering")
 CACHE_ENV_VAR = "SFTLAB_CACHE"  # where the converted SmolLM2 weights are kept
 
 
@@ -129,18 +129,27 @@ def _encoder_tokenizer(profile_name: str):
 
 def load_encoder(task: str | None = None, num_labels: int | None = None, device=None, **model_kwargs):
     """(tokenizer, model) for the active profile's encoder; task: None/"features", "sequence-classification",
-    "token-classification" (the last two need num_labels; model_kwargs go to from_pretrained, e.g. id2label).
+    "token-classification" (these two need num_labels; model_kwargs go to from_pretrained, e.g. id2label) or
+    "question-answering" (a start/end span head: always two outputs per token, so no num_labels).
     device: None = the profile's choice (devices.resolve_device: the CPU offline, the fastest device in the
     full profile), "auto", or a device name such as "cuda"."""
-    from transformers import AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification
+    from transformers import (
+        AutoModel,
+        AutoModelForQuestionAnswering,
+        AutoModelForSequenceClassification,
+        AutoModelForTokenClassification,
+    )
 
     task = task or "features"
     if task not in TASKS:
         raise ValueError(f"task={task!r} is not supported; expected one of {TASKS}")
+    if task == "question-answering" and num_labels is not None:
+        raise ValueError(f"task='question-answering' takes no num_labels (got {num_labels!r}): its head always "
+                         f"gives two scores per token, the answer's start and end")
     if task == "features" and num_labels is not None:
         raise ValueError("num_labels only makes sense with a task head; "
                          "pass task='sequence-classification' or 'token-classification'")
-    if task != "features":
+    if task in ("sequence-classification", "token-classification"):
         if not isinstance(num_labels, int) or isinstance(num_labels, bool) or num_labels < 1:
             raise ValueError(f"task={task!r} needs num_labels, a positive int (got {num_labels!r})")
         model_kwargs["num_labels"] = num_labels
@@ -152,7 +161,8 @@ def load_encoder(task: str | None = None, num_labels: int | None = None, device=
     tokenizer = _encoder_tokenizer(profile.name)
     model_class = {"features": AutoModel,
                    "sequence-classification": AutoModelForSequenceClassification,
-                   "token-classification": AutoModelForTokenClassification}[task]
+                   "token-classification": AutoModelForTokenClassification,
+                   "question-answering": AutoModelForQuestionAnswering}[task]
     model = _from_hub(model_class.from_pretrained, source, **kwargs, **model_kwargs).to(device)
     _report(f"encoder {profile.encoder} ({task}) on {device}", started)
     return tokenizer, model
@@ -226,6 +236,27 @@ def load_causal_lm(device=None, **model_kwargs):
     model = _from_hub(AutoModelForCausalLM.from_pretrained, source, **kwargs, **model_kwargs).to(device)
     model.eval()
     _report(f"causal LM {profile.causal_lm} on {device}", started)
+    return tokenizer, model
+
+
+CHAT_LM_FULL = "HuggingFaceTB/SmolLM2-360M-Instruct"   # chapter 06, full profile: SmolLM2 chat template, 2.7× size
+
+
+def load_chat_lm(device=None, **model_kwargs):
+    """(tokenizer, model) for the active profile's instruction-tuned chat LM (chapter 06), in eval mode. Offline:
+    SmolLM2-135M-Instruct, the model load_causal_lm gives; full: SmolLM2-360M-Instruct from the hub (gpt2, the
+    full profile's causal LM, has no chat template). device and model_kwargs: as in load_causal_lm."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    profile = profiles.active()
+    if profile.name == "offline":
+        return load_causal_lm(device=device, **model_kwargs)
+    started = time.perf_counter()
+    device = resolve_device(device)
+    tokenizer = _from_hub(AutoTokenizer.from_pretrained, CHAT_LM_FULL)
+    model = _from_hub(AutoModelForCausalLM.from_pretrained, CHAT_LM_FULL, **model_kwargs).to(device)
+    model.eval()
+    _report(f"chat LM {profile.chat_lm} on {device}", started)
     return tokenizer, model
 
 

