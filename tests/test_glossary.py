@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from notebook_status import REBUILDING
 
 from sftlab import glossary as gl
 from sftlab.course import NOTEBOOK_DIR
@@ -65,7 +66,8 @@ def test_every_chapter_has_15_to_30_terms(terms):
     assert not wrong, f"chapters outside {low}–{high} terms (chapter: count): {wrong}"
 
 
-@pytest.mark.parametrize("chapter", gl.CHAPTERS)
+@pytest.mark.parametrize("chapter", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=REBUILDING[c]))
+                                     if c in REBUILDING else c for c in gl.CHAPTERS])
 def test_chapter_terms_occur_in_its_notebook(chapter):
     markdown = notebook_markdown(chapter)
     if markdown is None:

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from notebook_status import notebook_params
 
 from sftlab.course import NOTEBOOK_DIR, existing_notebooks
 
@@ -63,7 +64,7 @@ def _outputs_text(cells) -> list[tuple[str, str]]:
 NOISE = ("LOAD REPORT", "Warning:", "warnings.warn", "FutureWarning", "UserWarning", "it/s]\r")
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", notebook_params(NOTEBOOKS), ids=lambda p: p.name)
 def test_committed_outputs_are_free_of_noise(path):
     """No library warnings or load reports, no machine's absolute paths, no progress bar frozen at 0%, no
     development targets: what a learner reads on GitHub is what the course means to say."""
@@ -79,7 +80,7 @@ def test_committed_outputs_are_free_of_noise(path):
         assert "target ≥" not in text and "target >=" not in text, f"{path.name}: a development target: {text[:120]!r}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", notebook_params(NOTEBOOKS), ids=lambda p: p.name)
 def test_every_chapter_ends_with_cards_summary_and_glossary(path):
     chapter = path.name[:2]
     tail = "\n".join("".join(c["source"]) for c in _code_cells(path)[-3:])

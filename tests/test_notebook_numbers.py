@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from notebook_status import notebook_params
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 NEIGHBOURS = 3
@@ -85,7 +86,7 @@ def unbacked_numbers(path: Path) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", notebook_params(NOTEBOOKS), ids=lambda p: p.stem)
 def test_prose_numbers_are_printed_next_to_them(path):
     problems = unbacked_numbers(path)
     assert not problems, f"{path.name}: numbers in the prose that no neighbouring cell prints: {problems}"

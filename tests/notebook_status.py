@@ -1,0 +1,18 @@
+"""Which committed notebooks are still being rebuilt to the current conventions, and why.
+
+A notebook listed here keeps its previous, working version; the convention tests it does not meet yet are
+expected to fail (strict: the moment it meets them, the mark must go). Empty this when the rebuild lands.
+"""
+
+import pytest
+
+REBUILDING = {
+    "03": "issue 16: the rebuilt notebook 03 missed its offline targets (test 0.844 ± 0.011 vs 0.85, out of domain "
+          "0.732 ± 0.008 vs 0.76) and is not committed yet; the previous version stays",
+}
+
+
+def notebook_params(paths):
+    """pytest params for notebook paths, with a strict xfail on those still being rebuilt."""
+    return [pytest.param(path, marks=pytest.mark.xfail(strict=True, reason=REBUILDING[path.name[:2]]))
+            if path.name[:2] in REBUILDING else path for path in paths]
