@@ -1,0 +1,244 @@
+"""sftlab.instruct: answer-only labels (equal to TRL's on the whole training split), batching, generation, scores."""
+
+import json
+
+import pytest
+import torch
+
+from sftlab import instruct
+from sftlab.data import load_instructions
+from sftlab.models import load_chat_lm
+
+CONVERSATION = [{"role": "system", "content": "Answer in one word."},
+                {"role": "user", "content": "Positive or negative? Lovely staff, awful room."},
+                {"role": "assistant", "content": "negative"}]
+
+
+@pytest.fixture(scope="module")
+def chat_lm():
+    return load_chat_lm()
+
+
+@pytest.fixture(scope="module")
+def tokenizer(chat_lm):
+    return chat_lm[0]
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_instructions()
+
+
+def tiny_llama(vocab_size):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=vocab_size, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
+                         pad_token_id=2, bos_token_id=1, eos_token_id=2)
+    return LlamaForCausalLM(config).eval()
+
+
+# ---------------------------------------------------------------- labels
+
+
+def test_labels_mask_the_prompt_and_keep_the_answer_and_its_end_token(tokenizer):
+    prompt, answer = instruct.split_conversation(tokenizer, CONVERSATION)
+    assert prompt.endswith("<|im_start|>assistant\n") and answer == "negative<|im_end|>\n"
+    features = instruct.tokenize_conversation(tokenizer, CONVERSATION)
+    n_prompt = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    assert features["labels"][:n_prompt] == [-100] * n_prompt
+    assert features["labels"][n_prompt:] == features["input_ids"][n_prompt:]
+    assert tokenizer.eos_token_id in features["labels"], "the answer's <|im_end|> carries a label"
+    assert features["input_ids"] == tokenizer.apply_chat_template(CONVERSATION, tokenize=True,
+                                                                  return_dict=True)["input_ids"]
+    unmasked = instruct.tokenize_conversation(tokenizer, CONVERSATION, mask_prompt=False)
+    assert unmasked["labels"] == unmasked["input_ids"]
+    cut = instruct.tokenize_conversation(tokenizer, CONVERSATION, max_length=10)
+    assert len(cut["input_ids"]) == len(cut["labels"]) == len(cut["attention_mask"]) == 10
+
+
+def test_labels_equal_trls_completion_only_labels_on_the_whole_training_split(tokenizer, data, tmp_path):
+    from trl import SFTConfig, SFTTrainer
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    train = data["train"]
+    ours = instruct.tokenize_conversations(train, tokenizer)
+    pairs = train.map(instruct.to_prompt_completion, remove_columns=train.column_names)
+    args = SFTConfig(output_dir=str(tmp_path), report_to="none", completion_only_loss=True, max_length=None,
+                     bf16=False, save_strategy="no", logging_strategy="no", disable_tqdm=True)
+    theirs = SFTTrainer(model=tiny_llama(len(tokenizer)), args=args, train_dataset=pairs,
+                        processing_class=tokenizer).train_dataset
+    assert len(ours) == len(theirs) == len(train)
+    for i in range(len(ours)):
+        assert ours[i]["input_ids"] == theirs[i]["input_ids"], f"conversation {i}: input ids differ"
+        assert ours[i]["labels"] == theirs[i]["labels"], f"conversation {i}: labels differ"
+    collated = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id)(
+        [{k: theirs[i][k] for k in ("input_ids", "labels")} for i in range(16)])
+    batch = instruct.InstructionCollator(tokenizer)([ours[i] for i in range(16)])
+    for key in ("input_ids", "attention_mask", "labels"):
+        assert torch.equal(batch[key], collated[key]), key
+
+
+def test_bad_conversations_are_named(tokenizer):
+    with pytest.raises(ValueError, match="last message must be the assistant's answer"):
+        instruct.split_conversation(tokenizer, CONVERSATION[:2])
+    with pytest.raises(TypeError, match="list of"):
+        instruct.tokenize_conversation(tokenizer, "hello")
+    with pytest.raises(ValueError, match="max_length must be None or an int"):
+        instruct.tokenize_conversation(tokenizer, CONVERSATION, max_length=1)
+    with pytest.raises(ValueError, match="needs a 'messages' column"):
+        from datasets import Dataset
+
+        instruct.tokenize_conversations(Dataset.from_dict({"text": ["x"]}), tokenizer)
+
+
+# ---------------------------------------------------------------- batching
+
+
+def test_collator_pads_labels_with_minus_100_and_keeps_a_labelled_pad_id():
+    class Tokenizer:
+        pad_token_id = 2
+
+    batch = instruct.InstructionCollator(Tokenizer())([{"input_ids": [5, 6, 2], "labels": [-100, 6, 2]},
+                                                        {"input_ids": [5], "labels": [-100]}])
+    assert batch["input_ids"].tolist() == [[5, 6, 2], [5, 2, 2]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert batch["labels"].tolist() == [[-100, 6, 2], [-100, -100, -100]]
+    with pytest.raises(ValueError, match="tokenize them with tokenize_conversations"):
+        instruct.InstructionCollator(Tokenizer())([{"input_ids": [1]}])
+    Tokenizer.pad_token_id = None
+    with pytest.raises(ValueError, match="no pad token"):
+        instruct.InstructionCollator(Tokenizer())
+
+
+def test_length_grouped_batches_cover_every_index_once_in_a_seeded_order():
+    lengths = [5, 50, 7, 49, 6, 48, 8, 47, 9, 46] * 5
+    batches = instruct.length_grouped_batches(lengths, batch_size=4, seed=3)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert batches == instruct.length_grouped_batches(lengths, batch_size=4, seed=3)
+    assert batches != instruct.length_grouped_batches(lengths, batch_size=4, seed=4)
+    spread = [max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches if len(b) == 4]
+    assert sorted(spread)[-2] <= 5, "similar lengths in every batch but the one that straddles short and long"
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        instruct.length_grouped_batches(lengths, 0)
+
+
+def test_answer_losses_equal_the_models_own_loss_one_conversation_at_a_time(tokenizer, data):
+    model = tiny_llama(len(tokenizer))
+    tokenized = instruct.tokenize_conversations(data["validation"].select(range(5)), tokenizer)
+    losses = instruct.answer_losses(model, instruct.make_instruction_loader(tokenized, tokenizer, batch_size=3))
+    for i, loss in enumerate(losses):
+        one = instruct.InstructionCollator(tokenizer)([tokenized[i]])
+        with torch.no_grad():
+            assert loss == pytest.approx(model(**one).loss.item(), abs=1e-5)
+
+
+# ---------------------------------------------------------------- generation
+
+
+def test_batched_left_padded_greedy_answers_equal_one_at_a_time(chat_lm, data):
+    tokenizer, model = chat_lm
+    conversations = data["validation"].filter(lambda row: row["family"] == "sentiment")["messages"][:3]
+    prompts = instruct.generation_prompts(tokenizer, conversations)
+    batched = instruct.generate_answers(model, tokenizer, prompts, max_new_tokens=4, batch_size=3)
+    single = [instruct.generate_answers(model, tokenizer, [p], max_new_tokens=4)[0] for p in prompts]
+    assert batched == single
+    with pytest.raises(TypeError, match="prompts must be a list of strings"):
+        instruct.generate_answers(model, tokenizer, prompts[0])
+
+
+def test_few_shot_prompts_put_solved_examples_of_the_same_family_and_language_first(tokenizer, data):
+    test = instruct.first_per_group(data["test"], {"entities": 1, "sentiment": 1})
+    groups = sorted(zip(test["family"], test["language"], strict=True))
+    assert groups == [("entities", "en"), ("entities", "zh"), ("sentiment", "en"), ("sentiment", "zh")]
+    shots_for = instruct.few_shot_picker(data["train"], test, k=2, seed=0)
+    train_answers = set(data["train"]["reference"])
+    for i, messages in enumerate(test["messages"]):
+        shown = instruct.few_shot_messages(messages, shots_for(i))
+        assert [m["role"] for m in shown] == ["system", "user", "assistant", "user", "assistant", "user"]
+        assert shown[2]["content"] in train_answers and shown[-1] == messages[1]
+    prompt = instruct.generation_prompts(tokenizer, test["messages"][:1], shots_for)[0]
+    assert prompt.count("<|im_start|>assistant\n") == 3 and prompt.endswith("<|im_start|>assistant\n")
+    with pytest.raises(ValueError, match="no conversation of"):
+        instruct.few_shot_picker(data["train"].filter(lambda r: r["family"] == "open"), test)
+
+
+def test_helpers_that_run_a_model_move_inputs_to_its_device(tokenizer, data):
+    from test_devices import OtherDeviceStub, reaches_the_model
+
+    class GeneratingStub(OtherDeviceStub):
+        def generate(self, generation_config=None, **inputs):
+            return self(**inputs)
+
+    tokenized = instruct.tokenize_conversations(data["validation"].select(range(2)), tokenizer)
+    assert reaches_the_model(instruct.answer_losses, GeneratingStub(),
+                             instruct.make_instruction_loader(tokenized, tokenizer, 2))
+    assert reaches_the_model(instruct.generate_answers, GeneratingStub(), tokenizer, ["<|im_start|>user\nhi"])
+
+
+# ---------------------------------------------------------------- scores
+
+
+def test_entity_scores_parse_json_and_score_invalid_answers_as_nothing():
+    reference = json.dumps({"PER": ["Ada Lovelace"], "ORG": [], "LOC": ["London", "Paris"], "MISC": []})
+    perfect = instruct.entity_scores([reference], [reference])
+    assert perfect == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "valid_json": 1.0}
+    partial = json.dumps({"PER": ["Ada  Lovelace"], "LOC": ["London", "Rome"], "DATE": ["1843"]})
+    scores = instruct.entity_scores([partial, "PER: Ada"], [reference, reference])
+    assert scores["valid_json"] == 0.5
+    assert scores["precision"] == pytest.approx(2 / 3) and scores["recall"] == pytest.approx(2 / 6)
+    assert instruct.parse_entities('```json\n{"PER": []}\n```') is None
+    assert instruct.parse_entities("[1, 2]") is None
+    assert instruct.entity_set(instruct.parse_entities('{"LOC": ["Ghana \'s"], "PER": "x"}')) == {("LOC", "Ghana's")}
+    with pytest.raises(ValueError, match="as many predictions as references"):
+        instruct.entity_scores(["{}"], [])
+
+
+def test_sentiment_exact_match_and_the_language_report(data):
+    assert instruct.sentiment_correct(["Positive.", "负面。", "positive, clearly"], ["positive", "负面", "positive"]) \
+        == [True, True, False]
+    test = instruct.first_per_group(data["test"], {"entities": 2, "sentiment": 2, "open": 2})
+    report = instruct.language_report(test, list(test["reference"]))
+    assert list(report.index) == ["en", "zh", "all"]
+    assert (report[["entity F1", "valid JSON", "sentiment accuracy", "ROUGE-L"]] == 1.0).all().all()
+    assert (report["chrF"] == 100.0).all()
+    with pytest.raises(ValueError, match="3 answers for 12 conversations"):
+        instruct.language_report(test, ["x"] * 3)
+
+
+def test_encoder_entities_are_written_as_the_same_json_and_sources_are_found():
+    from collections import namedtuple
+
+    Entity = namedtuple("Entity", "text type")
+    answer = instruct.entities_answer([Entity("Ada", "PER"), Entity("Ada", "PER"), Entity("London", "LOC")])
+    assert json.loads(answer) == {"PER": ["Ada"], "ORG": [], "LOC": ["London"], "MISC": []}
+    assert instruct.source_text("ner/test.conll#3").startswith("Epeli Naulivou said the Fijian navy")
+    assert instruct.source_text("sentiment/apps.jsonl#94").startswith("Scrolling through the store")
+    with pytest.raises(ValueError, match="is not a derived item's"):
+        instruct.source_text("open_en.txt#3")
+
+
+def test_peak_memory_sees_an_allocation_and_counts_parameters():
+    with instruct.peak_memory("cpu") as meter:
+        block = torch.ones(64, 2**20 // 4 * 4)          # 256 MB of float32
+        del block
+    assert meter.peak_bytes > 100 * 2**20 and meter.seconds > 0
+    layer = torch.nn.Linear(4, 3)
+    layer.bias.requires_grad_(False)
+    assert instruct.trainable_parameters(layer) == (12, 15)
+
+
+def test_chat_lm_is_smollm2_135m_offline_and_360m_in_the_full_profile(monkeypatch, chat_lm):
+    from sftlab import models, profiles
+
+    tokenizer, model = chat_lm
+    assert type(model).__name__ == "LlamaForCausalLM" and not model.training
+    assert "SmolLM2-135M-Instruct" in profiles.CHOICES["offline"]["chat_lm"]
+    asked = []
+    monkeypatch.setenv(profiles.ENV_VAR, "full")
+    monkeypatch.setattr(profiles, "hub_reachable", lambda timeout=profiles.HUB_TIMEOUT_S: True)
+    monkeypatch.setattr(models, "_from_hub", lambda loader, name, **kwargs: asked.append(name) or tiny_llama(64))
+    _, full_model = models.load_chat_lm(device="cpu")
+    assert asked == ["HuggingFaceTB/SmolLM2-360M-Instruct"] * 2 and not full_model.training
+    assert profiles.active().chat_lm == "HuggingFaceTB/SmolLM2-360M-Instruct"
