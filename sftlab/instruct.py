@@ -17,13 +17,12 @@ tests/test_instruct.py checks our labels equal TRL's, example by example.
 """
 
 import json
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 
-from sftlab.devices import model_device, synchronize, timed, to_device
+from sftlab.devices import model_device, timed, to_device
 from sftlab.progress import progress_bar
 
 IGNORE_INDEX = -100                                   # cross-entropy's ignore_index: no loss at these positions
@@ -422,13 +421,11 @@ def peak_memory(device="cpu", interval_s: float = 0.005):
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-    synchronize(device)
-    started = time.perf_counter()
     try:
-        yield meter
+        with timed(device) as clock:      # synchronised before both clock readings
+            yield meter
     finally:
-        synchronize(device)
-        meter.seconds = time.perf_counter() - started
+        meter.seconds = clock.seconds
         if device.type == "cuda":
             meter.peak_bytes = torch.cuda.max_memory_allocated(device) - start
         else:

@@ -57,3 +57,14 @@ def _check_hub_schema(what: str, found, expected) -> None:
     if found != expected:
         raise RuntimeError(f"{what} on the hub has labels {found}, expected {expected}: the data set changed "
                            f"upstream; pin a revision that has the old labels or use the offline profile")
+
+
+def by_profile(profile, offline, full, what: str):
+    """Call `offline()` or `full()` for profile "offline", "full" or None (the active profile, SFTLAB_PROFILE);
+    any other value is a ValueError naming what was expected."""
+    name = profiles.active().name if profile is None else profile
+    if name == "offline":
+        return offline()
+    if name == "full":
+        return full()
+    raise ValueError(f"profile={profile!r} is not a {what} profile; expected 'offline', 'full' or None (active)")

@@ -3,9 +3,8 @@
 from collections import Counter
 from pathlib import Path
 
-from sftlab import profiles
 from sftlab.course import DATA_DIR
-from sftlab.data.common import SPLITS, _check_hub_schema, _from_hub
+from sftlab.data.common import SPLITS, _check_hub_schema, _from_hub, by_profile
 
 # The CoNLL-2003 label order, as the hub's conll2003 dataset numbers its ner_tags (0 = O, 1 = B-PER,
 # …, 8 = I-MISC): its loading script lists the names in exactly this order and its card gives the same
@@ -100,12 +99,7 @@ def load_ner(profile=None):
     profile: "offline" (the course's own set, data/ner/), "full" (CoNLL-2003 from the hub) or None
     for the active profile (SFTLAB_PROFILE).
     """
-    name = profiles.active().name if profile is None else profile
-    if name == "offline":
-        return _load_ner_folder(NER_DIR)
-    if name == "full":
-        return _load_conll2003()
-    raise ValueError(f"profile={profile!r} is not an NER profile; expected 'offline', 'full' or None (active)")
+    return by_profile(profile, lambda: _load_ner_folder(NER_DIR), _load_conll2003, "NER")
 
 
 def _load_ner_folder(folder: Path):

@@ -2,9 +2,8 @@
 
 from pathlib import Path
 
-from sftlab import profiles
 from sftlab.course import DATA_DIR
-from sftlab.data.common import SPLITS, _from_hub, _jsonl_objects
+from sftlab.data.common import SPLITS, _from_hub, _jsonl_objects, by_profile
 
 QA_DIR = DATA_DIR / "qa"    # <split>.jsonl and unanswerable.jsonl, built from source/ by scripts/build_qa.py
 QA_RECORD_KEYS = ("id", "title", "context", "question", "answers")   # SQuAD's flat schema; our files add domain
@@ -78,12 +77,7 @@ def load_qa(profile=None):
     no context appears in two splits. Offline rows keep file order; their domain is in the files
     (`read_qa_jsonl`), not in the Dataset, so both profiles have exactly SQuAD's columns.
     """
-    name = profiles.active().name if profile is None else profile
-    if name == "offline":
-        return _load_qa_folder(QA_DIR)
-    if name == "full":
-        return _load_squad()
-    raise ValueError(f"profile={profile!r} is not a QA profile; expected 'offline', 'full' or None (active)")
+    return by_profile(profile, lambda: _load_qa_folder(QA_DIR), _load_squad, "QA")
 
 
 def _qa_dataset(records):

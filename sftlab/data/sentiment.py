@@ -2,9 +2,8 @@
 
 from pathlib import Path
 
-from sftlab import profiles
 from sftlab.course import DATA_DIR
-from sftlab.data.common import SPLITS, _check_hub_schema, _from_hub, _jsonl_objects
+from sftlab.data.common import SPLITS, _check_hub_schema, _from_hub, _jsonl_objects, by_profile
 
 SENTIMENT_LABELS = ["neg", "pos"]                 # ClassLabel names: index = label id
 SENTIMENT_DIR = DATA_DIR / "sentiment"            # one <domain>.jsonl per domain
@@ -37,12 +36,7 @@ def load_sentiment(profile=None):
     profile: "offline" (the course's own set), "full" (GLUE SST-2 from the hub) or None for
     the active profile (SFTLAB_PROFILE).
     """
-    name = profiles.active().name if profile is None else profile
-    if name == "offline":
-        return _load_sentiment_folder(SENTIMENT_DIR)
-    if name == "full":
-        return _load_sst2()
-    raise ValueError(f"profile={profile!r} is not a sentiment profile; expected 'offline', 'full' or None (active)")
+    return by_profile(profile, lambda: _load_sentiment_folder(SENTIMENT_DIR), _load_sst2, "sentiment")
 
 
 def _read_records(folder: Path) -> list[dict]:
