@@ -6,10 +6,7 @@ expected to fail (strict: the moment it meets them, the mark must go). Empty thi
 
 import pytest
 
-REBUILDING = {
-    "03": "issue 16: the rebuilt notebook 03 missed its offline targets (test 0.844 ± 0.011 vs 0.85, out of domain "
-          "0.732 ± 0.008 vs 0.76) and is not committed yet; the previous version stays",
-}
+REBUILDING: dict[str, str] = {}   # notebook id → why it is still being rebuilt
 
 
 def notebook_params(paths):

@@ -21,6 +21,7 @@ The package, in course order:
     ch03_classification.py   macro_f1, class_weights, mean_pooling
     ch04_ner.py              align_labels, entity_f1, constrained_decode
     ch05_generation.py       top_k_filter, repetition_penalty, causal_lm_loss
+    ch06_instruction.py      mask_prompt_labels, chatml, lcs_length
     ch07_qa.py               char_to_token_span, squad_f1, best_span
 
 Every name below is importable from sftlab.exercises itself (`from sftlab.exercises import check_softmax`).
@@ -48,7 +49,8 @@ then import the check here (a new chapter module: import it here too, so that it
 Mistake functions get the same inputs as the learner's; one that raises the same error as the learner's
 function (type and message) is matched too. A reference that calls the package's own implementation (one copy
 of each algorithm) names it in see_also, so that show_solution prints that code too; answers_as_tensors=True
-compares answers that are lists of ids or plain numbers as tensors.
+compares answers that are lists of ids or plain numbers as tensors, and
+text_answers=True compares strings character by character.
 """
 
 from sftlab.exercises.ch00_start_here import check_softmax, softmax_solution
@@ -98,6 +100,14 @@ from sftlab.exercises.ch05_generation import (
     repetition_penalty_solution,
     top_k_filter_solution,
 )
+from sftlab.exercises.ch06_instruction import (
+    chatml_solution,
+    check_chatml,
+    check_lcs_length,
+    check_mask_prompt_labels,
+    lcs_length_solution,
+    mask_prompt_labels_solution,
+)
 from sftlab.exercises.ch07_qa import (
     best_span_solution,
     char_to_token_span_solution,
@@ -131,4 +141,6 @@ __all__ = [
     "torch_bincount",
     "best_span_solution", "char_to_token_span_solution", "check_best_span", "check_char_to_token_span",
     "check_squad_f1", "squad_f1_solution",
+    "chatml_solution", "check_chatml", "check_lcs_length", "check_mask_prompt_labels", "lcs_length_solution",
+    "mask_prompt_labels_solution",
 ]

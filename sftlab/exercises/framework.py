@@ -35,6 +35,7 @@ class Exercise:
     mistakes: list = field(default_factory=list)   # Mistake, most specific first
     atol: float = 1e-5      # 0 means the output must equal the reference exactly
     answers_as_tensors: bool = False   # answers are lists of ids or numbers: compare them as tensors
+    text_answers: bool = False   # answers are strings: compare them character by character (as code tensors)
     see_also: tuple = ()    # dotted names of library functions the reference calls; show_solution prints them too
 
 
@@ -74,8 +75,7 @@ def check(name, fn, raise_on_failure=False) -> bool | None:
     if not callable(fn):
         return _fail(f"✗ {name}: pass your function itself, like check_{name}({name}), "
                      f"not a {type(fn).__name__}", raise_on_failure)
-    if exercise.answers_as_tensors:
-        fn = _tensor_answer(fn)
+    fn = _answer(exercise, fn)
     cases = exercise.cases()
     for number, inputs in enumerate(cases, 1):
         try:
@@ -211,9 +211,10 @@ def _describe(exercise, inputs):
     return ", ".join(f"{name} = {one(x)}" for name, x in zip(_arg_names(exercise), inputs, strict=True))
 
 
-def _tensor_answer(fn):
+def _tensor_answer(fn, text: bool = False):
     """fn with its answer as a tensor, so the checks can compare it: a list of label ids becomes a long tensor,
-    a number a float32 0-dim tensor; anything else passes unchanged (and the check says what it got)."""
+    a number a float32 0-dim tensor; with text=True a string becomes the long tensor of its character codes
+    (compared position by position); anything else passes unchanged (and the check says what it got)."""
     import torch
 
     @functools.wraps(fn)
@@ -223,10 +224,14 @@ def _tensor_answer(fn):
             return torch.tensor(list(answer), dtype=torch.long)
         if isinstance(answer, (int, float)) and not isinstance(answer, bool):
             return torch.tensor(float(answer))
+        if text and isinstance(answer, str):
+            return torch.tensor([ord(c) for c in answer], dtype=torch.long)
         return answer
     return wrapped
 
 
 def _answer(exercise, fn):
-    """fn as check() compares it: with its answer as a tensor if the exercise says so."""
-    return _tensor_answer(fn) if exercise.answers_as_tensors else fn
+    """fn as check() compares it: with its answer as a tensor if the exercise says so (lists, numbers, text)."""
+    if exercise.answers_as_tensors or exercise.text_answers:
+        return _tensor_answer(fn, text=exercise.text_answers)
+    return fn

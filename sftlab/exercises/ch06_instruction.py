@@ -3,9 +3,8 @@
 Shapes (sftlab/__init__.py): B batch, T sequence length.
 """
 
-import functools
 
-from sftlab.exercises.framework import Exercise, Mistake, check, register
+from sftlab.exercises.framework import Exercise, Mistake, _fail, check, register
 
 IGNORE_INDEX = -100
 PAD_ID = 2            # SmolLM2 pads with its end-of-turn token <|im_end|> (id 2), which also ends every answer
@@ -131,20 +130,6 @@ def _no_default_system(messages, add_generation_prompt):
     return text + ("<|im_start|>assistant\n" if add_generation_prompt else "")
 
 
-def _as_codes(fn):
-    """fn with its string answer as a tensor of character codes, so the checks can compare it position by position."""
-
-    @functools.wraps(fn)
-    def wrapped(*args):
-        import torch
-
-        answer = fn(*args)
-        if not isinstance(answer, str):
-            raise TypeError(f"return the templated conversation as one string, got {type(answer).__name__}")
-        return torch.tensor([ord(c) for c in answer], dtype=torch.long)
-    return wrapped
-
-
 register(Exercise(
     name="chatml",
     task="chatml(messages, add_generation_prompt) → str: SmolLM2's chat template by hand — every message as "
@@ -152,23 +137,24 @@ register(Exercise(
          "<|im_start|>assistant\\n at the end when add_generation_prompt is True",
     hint=f"if messages[0]['role'] != 'system', put {{'role': 'system', 'content': {DEFAULT_SYSTEM!r}}} first (the "
          "constant DEFAULT_SYSTEM); then ''.join(f\"<|im_start|>{m['role']}\\n{m['content']}<|im_end|>\\n\" ...)",
-    reference=_as_codes(chatml_solution),
+    reference=chatml_solution,
     cases=_chat_cases,
     atol=0,
+    text_answers=True,
     mistakes=[
-        Mistake(_as_codes(_without(lambda text, m, g: text.removesuffix("<|im_start|>assistant\n"))),
+        Mistake(_without(lambda text, m, g: text.removesuffix("<|im_start|>assistant\n")),
                 "the generation prompt is missing: with add_generation_prompt=True the text must end with "
                 "<|im_start|>assistant\\n, or the model continues the user's turn instead of answering"),
-        Mistake(_as_codes(_without(lambda text, m, g: text + ("" if g else "<|im_start|>assistant\n"))),
+        Mistake(_without(lambda text, m, g: text + ("" if g else "<|im_start|>assistant\n")),
                 "you added the generation prompt although add_generation_prompt is False"),
-        Mistake(_as_codes(_no_default_system),
+        Mistake(_no_default_system,
                 "SmolLM2's template puts its default system message first when the conversation has none"),
-        Mistake(_as_codes(_without(lambda text, m, g: text.replace("<|im_end|>\n", "<|im_end|>"))),
+        Mistake(_without(lambda text, m, g: text.replace("<|im_end|>\n", "<|im_end|>")),
                 "each turn ends with <|im_end|> and a newline"),
-        Mistake(_as_codes(_without(lambda text, m, g: text + "<|im_end|>")),
+        Mistake(_without(lambda text, m, g: text + "<|im_end|>"),
                 "a doubled end: the template already closes each turn with <|im_end|>; appending eos_token again "
                 "teaches the model to emit it twice"),
-        Mistake(_as_codes(_without(lambda text, m, g: "<|im_start|>" + text)),
+        Mistake(_without(lambda text, m, g: "<|im_start|>" + text),
                 "a doubled BOS: the template writes <|im_start|> itself; do not add another one in front"),
     ],
 ))
@@ -183,13 +169,18 @@ def check_chatml(fn, raise_on_failure=False):
                 got, expected = fn(messages, add_generation_prompt), chatml_solution(messages, add_generation_prompt)
             except Exception:  # noqa: BLE001 — check() below reports it (or the hint, if not attempted)
                 break
-            if isinstance(got, str) and got != expected:
+            if got is None:                        # check() below says what it expected
+                break
+            if not isinstance(got, str):
+                return _fail(f"✗ chatml: return the templated conversation as one string, got {type(got).__name__}",
+                             raise_on_failure)
+            if got != expected:
                 pairs = enumerate(zip(got, expected, strict=False))
                 at = next((i for i, (a, b) in pairs if a != b), min(len(got), len(expected)))   # or where one ends
                 print(f"first difference at character {at}: expected {expected[max(0, at - 12):at + 24]!r}, "
                       f"got {got[max(0, at - 12):at + 24]!r}")
                 break
-    return check("chatml", _as_codes(fn) if callable(fn) else fn, raise_on_failure)
+    return check("chatml", fn, raise_on_failure)
 
 
 # ---------------------------------------------------------------- lcs_length
