@@ -2,16 +2,10 @@
 
 import pytest
 import torch
+from exercise_checks import failure
 
 from sftlab import exercises
 from sftlab.exercises import ch03_classification
-
-
-def failure(check, fn):
-    """The message a failing check gives (raise_on_failure=True turns it into an AssertionError)."""
-    with pytest.raises(AssertionError) as info:
-        check(fn, raise_on_failure=True)
-    return str(info.value)
 
 
 def test_macro_f1_reference_equals_scikit_learn():

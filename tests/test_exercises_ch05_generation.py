@@ -3,15 +3,9 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from exercise_checks import failure
 
 from sftlab import exercises
-
-
-def failure(check, fn):
-    """The message a failing check gives (raise_on_failure=True turns it into an AssertionError)."""
-    with pytest.raises(AssertionError) as info:
-        check(fn, raise_on_failure=True)
-    return str(info.value)
 
 
 def test_top_k_and_repetition_penalty_references_equal_sftlab_generation_and_transformers():

@@ -1,17 +1,10 @@
 """sftlab.exercises.ch06_instruction: answer-only labels, a chat template by hand, ROUGE-L's LCS."""
 
-import pytest
 import torch
+from exercise_checks import failure
 
 from sftlab import exercises
 from sftlab.exercises.ch06_instruction import _chat_cases
-
-
-def failure(check, fn):
-    """The message a failing check gives (raise_on_failure=True turns it into an AssertionError)."""
-    with pytest.raises(AssertionError) as info:
-        check(fn, raise_on_failure=True)
-    return str(info.value)
 
 
 def test_references_pass_their_own_checks():

@@ -2,17 +2,10 @@
 
 import pytest
 import torch
+from exercise_checks import failure
 
 from sftlab import exercises, qa
 from sftlab.exercises import ch07_qa
-
-
-def failure(check, fn):
-    """The message a failing check gives (raise_on_failure=True turns it into an AssertionError)."""
-    with pytest.raises(AssertionError) as info:
-        check(fn, raise_on_failure=True)
-    return str(info.value)
-
 
 # ---------------------------------------------------------------- char_to_token_span
 
