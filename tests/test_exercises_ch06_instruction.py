@@ -75,7 +75,7 @@ def test_typical_template_mistakes_are_named(capsys):
     assert "generation prompt is missing" in failure(check, no_generation_prompt)
     assert "default system message" in failure(check, no_default_system)
     assert "doubled end" in failure(check, doubled_end)
-    assert "return the templated conversation as one string, got list" in failure(check, token_list)
+    assert "expected the answer as one string, got list" in failure(check, token_list)
     assert "first difference at character" in capsys.readouterr().out
 
 

@@ -105,7 +105,7 @@ def _case_problem(exercise, fn, inputs):
         changed = _changed_input(exercise, inputs, given)
         if changed:
             return f"  {changed}"
-        problem = _difference(got, expected, exercise.atol)
+        problem = _difference(got, expected, exercise.atol, text=exercise.text_answers)
         if problem is None:
             return None
     diagnosis = _diagnose(exercise, inputs, got, expected)
@@ -134,9 +134,13 @@ def _changed_input(exercise, inputs, given):
     return None
 
 
-def _difference(got, expected, atol):
-    """How `got` differs from `expected` (a tensor), in words; None when it matches within `atol`."""
+def _difference(got, expected, atol, text=False):
+    """How `got` differs from `expected` (a tensor; character codes when text=True), in words; None when it
+    matches within `atol`."""
     import torch
+
+    if text and not isinstance(got, torch.Tensor):
+        return f"expected the answer as one string, got {type(got).__name__} {got!r:.40}"
 
     if isinstance(expected, int) and not isinstance(expected, bool):  # exercises whose answer is a count
         if isinstance(got, torch.Tensor) and got.numel() == 1 and not got.is_floating_point():
@@ -213,19 +217,19 @@ def _describe(exercise, inputs):
 
 def _tensor_answer(fn, text: bool = False):
     """fn with its answer as a tensor, so the checks can compare it: a list of label ids becomes a long tensor,
-    a number a float32 0-dim tensor; with text=True a string becomes the long tensor of its character codes
-    (compared position by position); anything else passes unchanged (and the check says what it got)."""
+    a number a float32 0-dim tensor; anything else passes unchanged (and the check says what it got). With
+    text=True the answer must be a string, compared as the long tensor of its character codes."""
     import torch
 
     @functools.wraps(fn)
     def wrapped(*args):
         answer = fn(*args)
+        if text:    # a string becomes its character codes; anything else stays, and the check names it
+            return torch.tensor([ord(c) for c in answer], dtype=torch.long) if isinstance(answer, str) else answer
         if isinstance(answer, (list, tuple)) and all(isinstance(x, int) and not isinstance(x, bool) for x in answer):
             return torch.tensor(list(answer), dtype=torch.long)
         if isinstance(answer, (int, float)) and not isinstance(answer, bool):
             return torch.tensor(float(answer))
-        if text and isinstance(answer, str):
-            return torch.tensor([ord(c) for c in answer], dtype=torch.long)
         return answer
     return wrapped
 
