@@ -87,6 +87,35 @@ def existing_notebooks() -> list[Notebook]:
     return [nb for nb in NOTEBOOKS if (NOTEBOOK_DIR / nb.filename).exists()]
 
 
+# How much data each notebook trains on, per profile: the one place to resize a run. A notebook reads its row
+# with sizes("03"). "full" is sized for a free Colab T4 (README: minutes per notebook); "standin" is the test
+# stand-in of the hub (tests/hub_standin.py, a few hundred rows per split), which only has to run every code
+# path. None: the whole training split. Notebooks whose data is the same in every profile (01, 02, 05, 06: the
+# course's own corpora) have no row; 04 trains on all of CoNLL-2003, 14,041 sentences, which a T4 runs in
+# about a minute per epoch.
+SIZES = {
+    "03": {   # train_rows: the three-seed fine-tune and the GloVe baseline; sweep_rows: every sweep and ablation
+        "offline": dict(train_rows=None, sweep_rows=512, imbalanced=(300, 30), overfit_rows=96),
+        "full": dict(train_rows=8_000, sweep_rows=1_024, imbalanced=(300, 30), overfit_rows=96),
+        "standin": dict(train_rows=None, sweep_rows=128, imbalanced=(60, 6), overfit_rows=48),
+    },
+}
+
+
+def sizes(notebook_id: str):
+    """This profile's data sizes for a notebook (SIZES), as attributes: sizes("03").sweep_rows."""
+    from types import SimpleNamespace
+
+    from sftlab import profiles
+
+    key = notebook(notebook_id).id
+    if key not in SIZES:
+        raise ValueError(f"notebook {key} has no data sizes: its data is the same in every profile "
+                         f"(notebooks with sizes: {sorted(SIZES)})")
+    row = "standin" if profiles.standin() else profiles.active().name
+    return SimpleNamespace(profile=row, **SIZES[key][row])
+
+
 def colab_url(nb: Notebook) -> str:
     """The "Open in Colab" address of a notebook."""
     return f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/main/notebooks/{nb.filename}"

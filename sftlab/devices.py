@@ -71,12 +71,13 @@ def to_device(batch, device):
 
 
 def mixed_precision_for(device) -> str:
-    """What Accelerate should use on `device`: "bf16" on a GPU that has it, else "fp16" on a GPU; "no" (fp32)
-    on the CPU and on MPS (where half precision is not reliably faster for training)."""
+    """What Accelerate should use on `device`: "bf16" on a GPU with native bf16 (Ampere and later), else "fp16"
+    on a GPU — a Colab T4 *emulates* bf16, far slower than its fp16 tensor cores; "no" (fp32) on the CPU and on
+    MPS (where half precision is not reliably faster for training)."""
     device = torch.device(device)
     if device.type != "cuda":
         return "no"
-    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16"
 
 
 def synchronize(device) -> None:

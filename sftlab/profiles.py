@@ -33,6 +33,14 @@ class Profile:
     sentiment_data: str    # chapter 03
     ner_data: str          # chapter 04
 
+    def short(self, role: str) -> str:
+        """The model's short name for labels and plot titles: short("encoder") is "MiniLM" offline, "bert-base"
+        in the full profile; roles: encoder, causal_lm, chat_lm, word_vectors."""
+        names = SHORT_NAMES[self.name]
+        if role not in names:
+            raise ValueError(f"no model role {role!r}; expected one of {sorted(names)}")
+        return names[role]
+
 
 # What each resolved profile uses; models.py holds how each is loaded.
 CHOICES = {
@@ -52,6 +60,12 @@ CHOICES = {
         sentiment_data="GLUE SST-2",
         ner_data="CoNLL-2003",
     ),
+}
+
+
+SHORT_NAMES = {
+    "offline": dict(encoder="MiniLM", causal_lm="SmolLM2", chat_lm="SmolLM2", word_vectors="GloVe 50d"),
+    "full": dict(encoder="bert-base", causal_lm="gpt2", chat_lm="SmolLM2-360M", word_vectors="GloVe 100d"),
 }
 
 

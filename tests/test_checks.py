@@ -57,3 +57,34 @@ def test_intervals():
         checks.mean_and_interval([0.8])
     mean, low, high = checks.bootstrap_interval([1] * 80 + [0] * 20)
     assert mean == pytest.approx(0.8) and 0.7 < low < 0.8 < high < 0.9
+
+
+def _on_the_standin(monkeypatch, tmp_path, on: bool):
+    from sftlab import profiles
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    if on:
+        (tmp_path / profiles.STANDIN_MARKER).write_text("{}")
+
+
+def test_a_finding_is_reported_not_raised_only_on_the_hub_standin(monkeypatch, tmp_path, capsys):
+    _on_the_standin(monkeypatch, tmp_path, on=True)
+    assert checks.at_least(0.1, 0.5, what="F1", finding=True) == 0.1
+    assert checks.at_most(9, 5, what="seconds", finding=True) == 9
+    assert checks.holds(False, "SFT beats prompting", "0.1 vs 0.2", finding=True) is False
+    out = capsys.readouterr().out
+    assert "✓" not in out and out.count("· not asserted on the hub stand-in") == 3
+    assert "F1: 0.1 is below 0.5" in out and "SFT beats prompting: does not hold (0.1 vs 0.2)" in out
+    with pytest.raises(AssertionError, match="mask"):          # a verification of code raises even there
+        checks.holds(False, "the mask removes the prompt")
+    with pytest.raises(AssertionError):
+        checks.same([1.0], [2.0], atol=0.1)
+
+
+def test_a_finding_raises_everywhere_else(monkeypatch, tmp_path):
+    _on_the_standin(monkeypatch, tmp_path, on=False)          # a filled cache of real models: findings hold
+    for check in (lambda: checks.at_least(0.1, 0.5, finding=True), lambda: checks.at_most(9, 5, finding=True),
+                  lambda: checks.holds(False, "x", finding=True)):
+        with pytest.raises(AssertionError):
+            check()

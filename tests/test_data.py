@@ -380,7 +380,8 @@ def test_every_hub_failure_names_the_data_set_and_the_offline_set(monkeypatch, f
 
     monkeypatch.setattr(datasets, "load_dataset", refuse)
     with pytest.raises(RuntimeError, match=r"CoNLL-2003 from the Hugging Face hub \(eriktks/conll2003, revision "
-                                           r"refs/convert/parquet\).*the course's NER set.*SFTLAB_PROFILE=offline"):
+                                           r"refs/convert/parquet\).*pin one it does.*in sftlab.data.*"
+                                           r"the course's NER set.*SFTLAB_PROFILE=offline"):
         data.load_ner("full")
 
 
@@ -390,3 +391,18 @@ def test_a_changed_label_set_on_the_hub_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", lambda path, name=None, **kwargs: renamed)
     with pytest.raises(RuntimeError, match=r"SST-2 on the hub has labels \['bad', 'good'\], expected"):
         data.load_sentiment("full")
+
+
+def test_stratified_subset_keeps_each_labels_share_and_refuses_impossible_sizes(offline):
+    from collections import Counter
+
+    from sftlab.data import load_sentiment, stratified_subset
+
+    train = load_sentiment()["train"]
+    subset = stratified_subset(train, 300, seed=0)
+    assert len(subset) == 300 and Counter(subset["label"]) == {0: 150, 1: 150}
+    assert stratified_subset(train, 300, seed=0)["text"] == subset["text"]          # seeded
+    assert stratified_subset(train, None) is train and stratified_subset(train, len(train)) is train
+    for rows in (0, len(train) + 1, 2.5, "300", True):
+        with pytest.raises(ValueError, match="rows must be None or an int from 1 to the data set's 1,512 rows"):
+            stratified_subset(train, rows)

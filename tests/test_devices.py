@@ -118,6 +118,16 @@ def test_model_device_and_precision_choice():
     assert mixed_precision_for("cpu") == "no" and mixed_precision_for("mps") == "no"
 
 
+def test_a_gpu_that_only_emulates_bf16_trains_in_fp16(monkeypatch):
+    """A T4 (Colab's free GPU) answers is_bf16_supported() with True by emulation, far slower than its fp16."""
+    for native in (False, True):
+        def answer(including_emulation=True, native=native):
+            return including_emulation or native
+
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", answer)
+        assert mixed_precision_for("cuda") == ("bf16" if native else "fp16")
+
+
 def test_resolve_device_follows_the_profile_and_refuses_what_is_missing(monkeypatch):
     from sftlab import profiles
 

@@ -2,7 +2,9 @@
 
 The stand-in holds tiny random models under the real names and small data sets with the real features, in
 the libraries' own caches; with HF_HUB_OFFLINE=1 every full-profile loader must work unchanged and return
-the course schema. The numbers are meaningless; what this proves is that each code path runs.
+the course schema, and every notebook must run top to bottom under nbval, as a workshop's Colab runs it.
+The numbers are meaningless (findings are reported, not asserted: sftlab.checks); what this proves is that
+each code path runs.
 """
 
 import json
@@ -12,6 +14,8 @@ import sys
 
 import pytest
 from hub_standin import build
+
+from sftlab.course import REPO_ROOT, SIZES, existing_notebooks, notebook
 
 LOADS = r"""
 import json
@@ -71,3 +75,32 @@ def test_full_profile_from_a_filled_cache_is_allowed_offline(standin_env, monkey
     monkeypatch.setenv("HF_HOME", "/nonexistent-cache")       # no stand-in marker: a workshop's own cache
     profiles._resolve.cache_clear()
     assert "local Hugging Face cache" in profiles.active().reason
+
+
+@pytest.mark.parametrize("nb", existing_notebooks(), ids=lambda nb: nb.id)
+def test_every_notebook_runs_top_to_bottom_in_the_full_profile(standin_env, nb):
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider", "--nbval-lax",
+         "--nbval-current-env", "--nbval-cell-timeout=900", f"notebooks/{nb.filename}"],
+        env={**standin_env, "SFTLAB_STATIC_PROGRESS": "1"}, cwd=REPO_ROOT, capture_output=True, text=True,
+        timeout=1800)
+    assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]
+
+
+def test_each_notebook_with_data_sizes_has_a_row_for_every_profile_and_the_standin():
+    for key, rows in SIZES.items():
+        notebook(key)                                            # a notebook of the course map
+        assert set(rows) == {"offline", "full", "standin"}, key
+        assert len({tuple(sorted(row)) for row in rows.values()}) == 1, f"{key}: the profiles name other sizes"
+
+
+def test_the_sizes_fit_the_data_they_subsample():
+    from sftlab.data import load_sentiment
+
+    offline = load_sentiment("offline")["train"]
+    sst2_train = 67_349 - round(0.02 * 67_349)       # GLUE SST-2 train (Wang et al., 2018) minus our 2% validation
+    for profile, available in (("offline", len(offline)), ("full", sst2_train)):
+        row = SIZES["03"][profile]
+        rows = row["train_rows"] or available
+        assert rows <= available and row["sweep_rows"] <= rows and row["overfit_rows"] <= rows, profile
+        assert max(row["imbalanced"]) <= 0.4 * rows, f"{profile}: not enough sentences of one label"

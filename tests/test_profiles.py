@@ -118,3 +118,30 @@ def test_banner_is_one_line_naming_profile_models_and_switch(offline, capsys):
 
 def test_best_device_is_one_of_the_known_names():
     assert profiles.best_device() in ("cuda", "mps", "cpu")
+
+
+def test_data_sizes_follow_the_profile_and_the_standin(monkeypatch, tmp_path):
+    from sftlab.course import SIZES, sizes
+
+    monkeypatch.setenv(profiles.ENV_VAR, "offline")
+    assert sizes("03").profile == "offline" and sizes(3).sweep_rows == SIZES["03"]["offline"]["sweep_rows"]
+    monkeypatch.setenv(profiles.ENV_VAR, "full")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))                     # a filled cache of the real hub
+    profiles._resolve.cache_clear()
+    assert sizes("03").profile == "full" and sizes("03").train_rows == SIZES["03"]["full"]["train_rows"]
+    (tmp_path / profiles.STANDIN_MARKER).write_text("{}")            # the test stand-in of the hub
+    profiles._resolve.cache_clear()
+    assert sizes("03").profile == "standin"
+    with pytest.raises(ValueError, match="notebook 05 has no data sizes: its data is the same in every profile"):
+        sizes("05")
+
+
+def test_short_model_names_follow_the_profile(monkeypatch):
+    monkeypatch.setenv(profiles.ENV_VAR, "offline")
+    assert profiles.active().short("encoder") == "MiniLM" and profiles.active().short("causal_lm") == "SmolLM2"
+    with pytest.raises(ValueError, match="no model role 'decoder'; expected one of"):
+        profiles.active().short("decoder")
+    full = profiles.Profile("full", "full", "test", **profiles.CHOICES["full"])
+    assert [full.short(role) for role in ("encoder", "causal_lm", "word_vectors")] == ["bert-base", "gpt2",
+                                                                                       "GloVe 100d"]

@@ -1,6 +1,7 @@
 """The course's data sets, loaded through the active profile, always in the course schema.
 
     load_sentiment(profile)   -> DatasetDict  train / validation / test
+    stratified_subset(ds, n)  -> Dataset      n rows, each label keeping its share (a smaller training set)
     load_sentiment_ood()      -> Dataset      200 real movie-review sentences, out-of-domain test only
     sentiment_summary(dd)     -> DataFrame    counts per domain × split × label
     load_ner(profile)         -> DatasetDict  train / validation / test, one row per sentence
@@ -39,6 +40,7 @@ data/README.md for how each set was written.
 from sftlab.data.common import (  # noqa: F401
     SPLITS,
     check_texts,
+    stratified_subset,
 )
 from sftlab.data.instructions import (  # noqa: F401
     INSTRUCTION_FAMILIES,

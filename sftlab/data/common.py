@@ -47,8 +47,11 @@ def _from_hub(repo: str, what: str, offline_alternative: str, *args, **kwargs):
         raise RuntimeError(
             f"the full profile loads {what} from the Hugging Face hub ({repo}"
             + (f", revision {kwargs['revision']}" if kwargs.get("revision") else "")
-            + f"), and that failed: {type(err).__name__}: {err}. Offline, the course uses {offline_alternative}: "
-            f"set {profiles.ENV_VAR}=offline and restart the kernel."
+            + f"), and that failed: {type(err).__name__}: {err}. "
+            + (f"If the hub no longer serves revision {kwargs['revision']}, pin one it does (a commit of the data "
+               f"set's Parquet export, listed on https://huggingface.co/datasets/{repo} under 'refs/convert/parquet') "
+               f"in sftlab.data. " if kwargs.get("revision") else "")
+            + f"Offline, the course uses {offline_alternative}: set {profiles.ENV_VAR}=offline and restart the kernel."
         ) from err
 
 
@@ -68,3 +71,14 @@ def by_profile(profile, offline, full, what: str):
     if name == "full":
         return full()
     raise ValueError(f"profile={profile!r} is not a {what} profile; expected 'offline', 'full' or None (active)")
+
+
+def stratified_subset(dataset, rows: int | None, seed: int = 0):
+    """`rows` rows of a labelled Dataset, drawn so that each label keeps its share (seeded); None: all of it."""
+    if rows is None:
+        return dataset
+    if not isinstance(rows, int) or isinstance(rows, bool) or not 0 < rows <= len(dataset):
+        raise ValueError(f"rows must be None or an int from 1 to the data set's {len(dataset):,} rows, got {rows!r}")
+    if rows == len(dataset):
+        return dataset
+    return dataset.train_test_split(train_size=rows, seed=seed, stratify_by_column="label")["train"]
