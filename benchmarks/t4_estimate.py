@@ -104,6 +104,17 @@ NOTEBOOKS = {
 }
 
 
+def minutes() -> dict[str, int]:
+    """The estimate per notebook in whole minutes (at least 1), as the README's Colab table shows it."""
+    return {nb: max(1, round((cpu_s + sum(item.seconds() for item in work)) / 60))
+            for nb, (cpu_s, work) in NOTEBOOKS.items()}
+
+
+def readme_row() -> str:
+    """The README's row of T4 minutes (tests/test_readme_runtimes.py keeps them equal)."""
+    return "| minutes on a T4 (estimate) | " + " | ".join(str(m) for m in minutes().values()) + " |"
+
+
 def main() -> None:
     print(f"{'nb':<4}{'work':<76}{'model':<28}{'seconds':>8}")
     totals = {}
@@ -117,7 +128,7 @@ def main() -> None:
         totals[nb] = seconds
     print("\nestimated minutes on a T4 (full profile, models already downloaded):")
     print(" | ".join(f"{nb}: {s / 60:.1f}" for nb, s in totals.items()))
-    print(f"whole course: {sum(totals.values()) / 60:.0f} min")
+    print(f"whole course: {sum(totals.values()) / 60:.0f} min\n\nREADME row:\n{readme_row()}")
 
 
 if __name__ == "__main__":

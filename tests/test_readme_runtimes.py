@@ -24,3 +24,16 @@ def test_the_runtime_column_is_rewritten(tmp_path):
     results.write_text(json.dumps({"notebooks": {"03_x.ipynb": {"wall_s": 251.6, "peak_rss_mb": 2000}}}))
     row = "| 03 | [X](notebooks/03_x.ipynb) | builds | 90 s | [Open in Colab](url) |"
     assert runner.readme_with_runtimes(row + "\n", results) == row.replace("90 s", "252 s") + "\n"
+
+
+def test_readme_t4_minutes_equal_the_estimate_script():
+    import importlib.util
+
+    from sftlab.course import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("t4_estimate", REPO_ROOT / "benchmarks" / "t4_estimate.py")
+    estimate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(estimate)
+    assert sorted(estimate.NOTEBOOKS) == [nb.id for nb in existing_notebooks()], "a notebook without a T4 estimate"
+    assert estimate.readme_row() in runner.REPO_README.read_text(), \
+        "README's T4 minutes differ from benchmarks/t4_estimate.py: copy its README row"
