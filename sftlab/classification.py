@@ -241,6 +241,11 @@ class MeanPoolingForSequenceClassification(torch.nn.Module):
     def base_model(self):
         return self.bert
 
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are, as on a transformers model: inputs go there (`batch.to(model.device)`)."""
+        return self.bert.device
+
     def forward(self, input_ids, attention_mask, token_type_ids=None, labels=None):
         from transformers.modeling_outputs import SequenceClassifierOutput
 

@@ -182,7 +182,7 @@ def test_mean_pooling_head_reads_the_mean_of_the_token_vectors(model, tokenizer)
     torch.testing.assert_close(outputs.logits, expected)
     torch.testing.assert_close(outputs.loss, torch.nn.functional.cross_entropy(expected, labels))
     assert wrapped(**batch).loss is None
-    assert wrapped.base_model is wrapped.bert
+    assert wrapped.base_model is wrapped.bert and wrapped.device == model.device == torch.device("cpu")
 
 
 def test_mean_pooling_head_trains_with_sftlab_train(model, tokenizer):

@@ -95,3 +95,20 @@ def test_checks_are_assertions_not_prints(path):
         source = "".join(cell["source"])
         assert "✓" not in source and "✗" not in source, \
             f"{path.name}: a hand-printed ✓/✗ — use sftlab.checks (same, at_least, holds): {source[:160]!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_tensors_from_a_tokenizer_go_where_the_model_is(path):
+    """On a Colab GPU the full profile loads models onto the GPU, and a model called on CPU tensors fails there
+    (CI has no GPU to catch it). So a notebook that loads a model on the profile's device moves every tensor it
+    tokenizes: `tokenizer(..., return_tensors="pt").to(model.device)`; one that loads only with device="cpu"
+    need not."""
+    import re
+
+    code = "\n".join("".join(c["source"]) for c in _code_cells(path))
+    loads = re.findall(r"load_(?:encoder|causal_lm|chat_lm)\(([^)]*)\)", code)
+    if all('device="cpu"' in arguments for arguments in loads):
+        return
+    unmoved = [line.strip() for line in code.splitlines()
+               if 'return_tensors="pt")' in line and not re.search(r'return_tensors="pt"\)(\.input_ids)?\.to\(', line)]
+    assert not unmoved, f"{path.name}: tokenized tensors not moved to the model's device: {unmoved}"
