@@ -11,10 +11,10 @@ values.
 
 Two kinds of check. A verification of code (ours equals the library's; a mask removes what it should) holds
 whatever the weights. A finding (finding=True: a fine-tuned model beats a baseline, a speed-up, a pre-trained
-model's behaviour) depends on real pre-trained weights. On the test stand-in of the hub (profiles.standin():
-tiny random models under the real names) a finding that does not hold is reported on a "·" line instead of
-raised: there the numbers are meaningless and only the code paths are under test. Everywhere else both kinds
-raise.
+model's behaviour) depends on real pre-trained weights. On the test stand-in of the hub (profiles.on_standin():
+the full profile on tiny random models under the real names) a finding that does not hold is reported on a "·"
+line instead of raised: there the numbers are meaningless and only the code paths are under test. Everywhere
+else both kinds raise.
 """
 
 import math
@@ -83,9 +83,9 @@ STANDIN_MARK = "·"
 
 def _fail(message: str, finding: bool) -> None:
     """Raise AssertionError(message) — unless this is a finding on the hub stand-in, where it is reported."""
-    from sftlab.profiles import standin
+    from sftlab.profiles import on_standin
 
-    if finding and standin():
+    if finding and on_standin():
         print(f"{STANDIN_MARK} not asserted on the hub stand-in (tiny random weights): {message}")
         return
     raise AssertionError(message)

@@ -91,8 +91,8 @@ def existing_notebooks() -> list[Notebook]:
 # with sizes("03"). "full" is sized for a free Colab T4 (README: minutes per notebook); "standin" is the test
 # stand-in of the hub (tests/hub_standin.py, a few hundred rows per split), which only has to run every code
 # path. None: the whole training split. Notebooks whose data is the same in every profile (01, 02, 05, 06: the
-# course's own corpora) have no row; 04 trains on all of CoNLL-2003, 14,041 sentences, which a T4 runs in
-# about a minute per epoch.
+# course's own corpora; 06's sentiment encoder borrows 03's sweep size) have no row; 04 trains on all of
+# CoNLL-2003, 14,041 sentences, under a minute per epoch on a T4 (benchmarks/t4_estimate.py).
 SIZES = {
     "03": {   # train_rows: the three-seed fine-tune and the GloVe baseline; sweep_rows: every sweep and ablation
         "offline": dict(train_rows=None, sweep_rows=512, imbalanced=(300, 30), overfit_rows=96),
@@ -112,7 +112,7 @@ def sizes(notebook_id: str):
     if key not in SIZES:
         raise ValueError(f"notebook {key} has no data sizes: its data is the same in every profile "
                          f"(notebooks with sizes: {sorted(SIZES)})")
-    row = "standin" if profiles.standin() else profiles.active().name
+    row = "standin" if profiles.on_standin() else profiles.active().name
     return SimpleNamespace(profile=row, **SIZES[key][row])
 
 

@@ -59,11 +59,13 @@ def test_intervals():
     assert mean == pytest.approx(0.8) and 0.7 < low < 0.8 < high < 0.9
 
 
-def _on_the_standin(monkeypatch, tmp_path, on: bool):
+def _on_the_standin(monkeypatch, tmp_path, on: bool, profile: str = "full"):
     from sftlab import profiles
 
     monkeypatch.setenv("HF_HOME", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv(profiles.ENV_VAR, profile)
+    profiles._resolve.cache_clear()
     if on:
         (tmp_path / profiles.STANDIN_MARKER).write_text("{}")
 
@@ -82,8 +84,10 @@ def test_a_finding_is_reported_not_raised_only_on_the_hub_standin(monkeypatch, t
         checks.same([1.0], [2.0], atol=0.1)
 
 
-def test_a_finding_raises_everywhere_else(monkeypatch, tmp_path):
-    _on_the_standin(monkeypatch, tmp_path, on=False)          # a filled cache of real models: findings hold
+@pytest.mark.parametrize("on, profile", [(False, "full"), (True, "offline")],
+                         ids=["a filled cache of real models", "offline beside the stand-in"])
+def test_a_finding_raises_everywhere_else(monkeypatch, tmp_path, on, profile):
+    _on_the_standin(monkeypatch, tmp_path, on=on, profile=profile)
     for check in (lambda: checks.at_least(0.1, 0.5, finding=True), lambda: checks.at_most(9, 5, finding=True),
                   lambda: checks.holds(False, "x", finding=True)):
         with pytest.raises(AssertionError):

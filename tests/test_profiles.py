@@ -133,6 +133,8 @@ def test_data_sizes_follow_the_profile_and_the_standin(monkeypatch, tmp_path):
     (tmp_path / profiles.STANDIN_MARKER).write_text("{}")            # the test stand-in of the hub
     profiles._resolve.cache_clear()
     assert sizes("03").profile == "standin"
+    monkeypatch.setenv(profiles.ENV_VAR, "offline")                   # real models beside the stand-in's cache
+    assert sizes("03").profile == "offline"
     with pytest.raises(ValueError, match="notebook 05 has no data sizes: its data is the same in every profile"):
         sizes("05")
 
