@@ -11,9 +11,9 @@ Shapes: B batch, T padded length. Labels are the input ids themselves — the mo
 
 import torch
 
+from sftlab import batching
+from sftlab.batching import IGNORE_INDEX
 from sftlab.data import check_texts
-
-IGNORE_INDEX = -100      # cross-entropy's ignore_index in transformers: no loss at these positions
 
 
 def tokenize_corpus(corpus, tokenizer, max_length: int = 192, add_eos: bool = True):
@@ -70,17 +70,18 @@ class CausalLMCollator:
         return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
-def make_lm_loader(dataset, tokenizer, batch_size: int = 8, shuffle: bool = False, seed: int = 0):
-    """A DataLoader of padded causal-LM batches (input_ids, attention_mask, labels) over a tokenized split."""
-    if len(dataset) == 0:
-        raise ValueError("the dataset is empty: nothing to batch")
+def make_lm_loader(dataset, tokenizer, batch_size: int = 8, shuffle: bool = False, seed: int = 0,
+                   group_by_length: bool = False):
+    """A DataLoader of padded causal-LM batches (input_ids, attention_mask, labels) over a tokenized split
+    (sftlab.batching.make_loader: seeded, reshuffled each epoch, optionally grouped by length)."""
+    if not hasattr(dataset, "column_names") or isinstance(dataset.column_names, dict):
+        raise TypeError(f"make_lm_loader takes one tokenized split (e.g. tokenized['train']), got "
+                        f"{type(dataset).__name__}")
     missing = {"input_ids", "attention_mask"} - set(dataset.column_names)
     if missing:
         raise ValueError(f"the dataset lacks {sorted(missing)}; tokenize it first with tokenize_corpus")
-    generator = torch.Generator().manual_seed(seed) if shuffle else None
-    return torch.utils.data.DataLoader(dataset.with_format(columns=["input_ids", "attention_mask"]),
-                                       batch_size=batch_size, shuffle=shuffle, generator=generator,
-                                       collate_fn=CausalLMCollator(tokenizer))
+    return batching.make_loader(dataset.with_format(columns=["input_ids", "attention_mask"]),
+                                CausalLMCollator(tokenizer), batch_size, shuffle, seed, group_by_length)
 
 
 def samples(model, tokenizer, prompts: list[str], seed: int = 0, max_new_tokens: int = 40, **decoding) -> list[str]:

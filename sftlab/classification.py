@@ -13,6 +13,7 @@ import re
 import numpy as np
 import torch
 
+from sftlab import batching
 from sftlab.data import check_texts
 from sftlab.devices import model_device, to_device
 from sftlab.metrics import classification_metrics
@@ -48,30 +49,29 @@ def tokenize(dataset, tokenizer, max_length: int = 64, text_column: str = "text"
 
 def make_loader(tokenized_split, tokenizer, batch_size: int = 32, shuffle: bool = False, seed: int = 0,
                 pad_to: int | None = None, group_by_length: bool = False):
-    """A DataLoader of padded batches; pad_to=None pads each batch to its longest sentence (dynamic padding),
-    an int pads every batch to that fixed length (the slow way, for comparison).
+    """A DataLoader of padded batches (sftlab.batching.make_loader: seeded, reshuffled each epoch); pad_to=None
+    pads each batch to its longest sentence (dynamic padding), an int pads every batch to that fixed length (the
+    slow way, for comparison).
 
     group_by_length=True puts sentences of similar length in the same batch, so dynamic padding adds few [PAD]
-    tokens. With shuffle=True (training) it shuffles, then sorts by length within groups of 50 batches
+    tokens. With shuffle=True (training) it shuffles, then sorts by length within a few mega-batches
     (transformers' LengthGroupedSampler, Trainer's "group_by_length"), so the order still changes every epoch;
     with shuffle=False (evaluation, where order does not matter) it simply goes from longest to shortest."""
-    from torch.utils.data import DataLoader
     from transformers import DataCollatorWithPadding
 
-    if len(tokenized_split) == 0:
-        raise ValueError("cannot batch an empty dataset")
+    _check_tokenized(tokenized_split)
     collator = DataCollatorWithPadding(tokenizer, padding="max_length" if pad_to else "longest", max_length=pad_to)
-    generator = torch.Generator().manual_seed(seed)  # same shuffling order on every run
-    if group_by_length:
-        from transformers.trainer_pt_utils import LengthGroupedSampler
+    return batching.make_loader(tokenized_split.with_format("torch"), collator, batch_size, shuffle, seed,
+                                group_by_length)
 
-        lengths = [len(ids) for ids in tokenized_split["input_ids"]]
-        sampler = LengthGroupedSampler(batch_size, lengths=lengths, generator=generator) if shuffle \
-            else sorted(range(len(lengths)), key=lambda i: -lengths[i])    # evaluation: longest first, fixed
-        return DataLoader(tokenized_split.with_format("torch"), batch_size=batch_size, sampler=sampler,
-                          collate_fn=collator)
-    return DataLoader(tokenized_split.with_format("torch"), batch_size=batch_size, shuffle=shuffle,
-                      collate_fn=collator, generator=generator)
+
+def _check_tokenized(split) -> None:
+    """A loader needs token ids: a split of raw texts (or a DatasetDict) is the usual slip."""
+    if not hasattr(split, "column_names") or isinstance(split.column_names, dict):
+        raise TypeError(f"make_loader takes one tokenized split (e.g. tokenized['train']), got "
+                        f"{type(split).__name__}")
+    if "input_ids" not in split.column_names:
+        raise ValueError(f"the split has no 'input_ids' (columns: {split.column_names}); run tokenize(…) first")
 
 
 def metrics_for(label_names: list[str]):
@@ -146,6 +146,11 @@ def weighted_loss(weights: torch.Tensor):
     def loss_fn(outputs, batch):
         return torch.nn.functional.cross_entropy(outputs.logits, batch["labels"],
                                                  weight=weights.to(outputs.logits.device))
+
+    def units(batch):        # the weighted mean divides by the labels' weights, not by their count
+        return float(weights.to(batch["labels"].device)[batch["labels"]].sum())
+
+    loss_fn.units = units
     return loss_fn
 
 

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 
 import torch
 
+from sftlab import batching
+from sftlab.batching import IGNORE_INDEX
 from sftlab.devices import model_device, timed, to_device
 from sftlab.progress import progress_bar
 
-IGNORE_INDEX = -100                                   # cross-entropy's ignore_index: no loss at these positions
 ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC")          # the keys of every entities answer, in this order
 MAX_NEW_TOKENS = {"entities": 72, "sentiment": 6, "open": 48}   # ≥ the longest answer + 1; open answers cut at 48
 
@@ -33,10 +34,20 @@ MAX_NEW_TOKENS = {"entities": 72, "sentiment": 6, "open": 48}   # ≥ the longes
 # ---------------------------------------------------------------- chat template and labels
 
 
+ROLES = ("system", "user", "assistant")           # the roles of SmolLM2's (ChatML) template
+
+
 def _check_messages(messages) -> None:
     if not isinstance(messages, list) or not all(isinstance(m, dict) and {"role", "content"} <= set(m)
                                                  for m in messages):
         raise TypeError(f"messages must be a list of {{'role', 'content'}} dicts, got {messages!r:.80}")
+    for i, message in enumerate(messages):
+        if message["role"] not in ROLES:
+            raise ValueError(f"message {i} has role {message['role']!r}; expected one of {ROLES} "
+                             "(the chat template's names: 'user', not 'human'; 'assistant', not 'bot' or 'gpt')")
+        if not isinstance(message["content"], str):
+            raise TypeError(f"message {i} ({message['role']}) has content {message['content']!r:.60}; expected a "
+                            "string (an empty answer is \"\", not None)")
     if not messages or messages[-1]["role"] != "assistant":
         roles = [m["role"] for m in messages]
         raise ValueError(f"the last message must be the assistant's answer (the labels are its tokens); roles {roles}")
@@ -107,7 +118,9 @@ def to_prompt_completion(row) -> dict:
 class InstructionCollator:
     """Pads {"input_ids", "attention_mask", "labels"} features to the longest in the batch (right padding):
     input_ids with the pad id, attention_mask with 0, labels with -100 — so padding never carries loss, whatever
-    id pads (SmolLM2 pads with its end-of-turn token, which the answer's labels keep)."""
+    id pads (SmolLM2 pads with its end-of-turn token, which the answer's labels keep). transformers'
+    DataCollatorForTokenClassification would do the same on the tokenizer's padding side; this one always pads on
+    the right, so a tokenizer set to pad on the left for batched generation cannot shift a training batch."""
 
     def __init__(self, tokenizer):
         if tokenizer.pad_token_id is None:
@@ -132,36 +145,25 @@ class InstructionCollator:
         return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
-def length_grouped_batches(lengths: list[int], batch_size: int, seed: int = 0) -> list[list[int]]:
-    """Indices in batches of similar lengths, in a seeded random order: shuffle, sort each window of 16 batches
-    by length, cut it into batches, shuffle the batches. Less padding, so less compute, with the same data."""
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    generator = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(lengths), generator=generator).tolist()
-    window = 16 * batch_size
-    batches = []
-    for start in range(0, len(order), window):
-        chunk = sorted(order[start:start + window], key=lambda i: -lengths[i])
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
-    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
-
-
-def make_instruction_loader(dataset, tokenizer, batch_size: int = 8, shuffle: bool = False, seed: int = 0):
-    """A DataLoader of padded (input_ids, attention_mask, labels) batches over a tokenized split; shuffle=True
-    draws batches of similar lengths (length_grouped_batches), otherwise keeps the split's order."""
-    if len(dataset) == 0:
-        raise ValueError("the dataset is empty: nothing to batch")
+def make_instruction_loader(dataset, tokenizer, batch_size: int = 8, shuffle: bool = False, seed: int = 0,
+                            group_by_length: bool | None = None):
+    """A DataLoader of padded (input_ids, attention_mask, labels) batches over a tokenized split
+    (sftlab.batching.make_loader: seeded, reshuffled each epoch). group_by_length (default: when shuffling) draws
+    batches of conversations of similar lengths, so padding costs little; without shuffling the batches keep the
+    split's order (answer_losses returns one loss per conversation in that order)."""
+    if not hasattr(dataset, "column_names") or isinstance(dataset.column_names, dict):
+        raise TypeError(f"make_instruction_loader takes one tokenized split (e.g. tokenized['train']), got "
+                        f"{type(dataset).__name__}")
     columns = ["input_ids", "attention_mask", "labels"]
     missing = set(columns) - set(dataset.column_names)
     if missing:
         raise ValueError(f"the dataset lacks {sorted(missing)}; tokenize it first with tokenize_conversations")
-    data = dataset.with_format(columns=columns)
-    collate = InstructionCollator(tokenizer)
-    if not shuffle:
-        return torch.utils.data.DataLoader(data, batch_size=batch_size, collate_fn=collate)
-    batches = length_grouped_batches([len(ids) for ids in dataset["input_ids"]], batch_size, seed)
-    return torch.utils.data.DataLoader(data, batch_sampler=batches, collate_fn=collate)
+    group_by_length = shuffle if group_by_length is None else group_by_length
+    if group_by_length and not shuffle:
+        raise ValueError("group_by_length reorders the conversations: use it for training (shuffle=True); "
+                         "evaluation batches keep the split's order")
+    return batching.make_loader(dataset.with_format(columns=columns), InstructionCollator(tokenizer), batch_size,
+                                shuffle, seed, group_by_length)
 
 
 @torch.no_grad()

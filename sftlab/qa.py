@@ -2,7 +2,7 @@
 
     features = prepare_features(data["train"], tokenizer, max_length=192, doc_stride=64)   # one row per window
     loader = make_loader(features, tokenizer, batch_size=16, shuffle=True)
-    history = train(ForTraining(model), loader, val_loader, config, compute_metrics=metrics_for(val_features, …))
+    history = train(model, loader, val_loader, config, compute_metrics=metrics_for(val_features, …))
     answers = predict_answers(model, tokenizer, data["test"])                               # one Answer a question
     squad_scores([a.text for a in answers], data["test"])                                  # exact match, F1
 
@@ -24,27 +24,33 @@ from collections import Counter
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
+from sftlab import batching
+from sftlab.batching import check_fast_tokenizer
 from sftlab.devices import model_device, to_device
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+TARGETS = ("start_positions", "end_positions")   # what a …ForQuestionAnswering model learns from, one token each
 CONTEXT = 1                                   # sequence id of the context in a (question, context) pair
 
 # ---------------------------------------------------------------- checks on what comes in
 
 
-def check_fast_tokenizer(tokenizer) -> None:
-    """Offsets (token -> characters) exist only in the Rust-backed "fast" tokenizers."""
-    if not getattr(tokenizer, "is_fast", False):
-        raise TypeError(f"extractive QA needs a fast tokenizer (one with offset mapping); {type(tokenizer).__name__} "
-                        f"is a slow one. Load it with AutoTokenizer.from_pretrained(name, use_fast=True)")
-
-
 def check_answers(example) -> None:
-    """Every gold answer must sit at its answer_start: context[start:start + len(text)] == text."""
-    context, answers = example["context"], example["answers"]
-    for text, start in zip(answers["text"], answers["answer_start"], strict=True):
+    """SQuAD's answers: {"text": [...], "answer_start": [...]}, lists of equal length, and every gold answer sits at
+    its answer_start: context[start:start + len(text)] == text."""
+    context, answers, where = example["context"], example["answers"], f"question {example.get('id', '?')!r}"
+    if not isinstance(answers, dict) or set(answers) != {"text", "answer_start"}:
+        raise ValueError(f"{where}: answers must be {{'text': [...], 'answer_start': [...]}} (SQuAD's schema), got "
+                         f"{answers!r:.80}")
+    texts, starts = answers["text"], answers["answer_start"]
+    if not isinstance(texts, list) or not isinstance(starts, list):
+        raise TypeError(f"{where}: answers['text'] and answers['answer_start'] must be lists (one entry per gold "
+                        f"answer), got {texts!r:.40} and {starts!r:.40}; wrap a single answer in a list")
+    if len(texts) != len(starts):
+        raise ValueError(f"{where}: {len(texts)} answer texts but {len(starts)} answer_start values; give one "
+                         "start per text")
+    for text, start in zip(texts, starts, strict=True):
         found = context[start:start + len(text)] if start >= 0 else ""
         if found != text:
             raise ValueError(f"question {example.get('id', '?')!r}: answer {text!r} is not at answer_start {start}; "
@@ -52,16 +58,24 @@ def check_answers(example) -> None:
 
 
 def check_window(tokenizer, questions, max_length: int, doc_stride: int) -> None:
-    """A window holds [CLS] question [SEP] context [SEP]: the longest question plus three special tokens must
-    leave room for context, and more room than the overlap, or the windows could not move along the context."""
+    """A window holds [CLS] question [SEP] context [SEP] (BERT's special tokens; another tokenizer has its own):
+    the longest question plus the special tokens must leave room for context, and more room than the overlap, or
+    the windows could not move along the context."""
+    for name, value in (("max_length", max_length), ("doc_stride", doc_stride)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int (tokens), got {value!r}")
     if not 0 <= doc_stride < max_length:
         raise ValueError(f"doc_stride={doc_stride} must be ≥ 0 and smaller than max_length={max_length}")
+    if isinstance(questions, str) or not len(questions):
+        raise ValueError(f"expected a non-empty list of questions, got {questions!r:.60}")
     lengths = [len(ids) for ids in tokenizer(list(questions), add_special_tokens=False)["input_ids"]]
     longest = max(range(len(lengths)), key=lengths.__getitem__)
-    room = max_length - lengths[longest] - 3
+    special = tokenizer.num_special_tokens_to_add(pair=True)
+    room = max_length - lengths[longest] - special
     if room <= doc_stride:
         raise ValueError(f"a window of max_length={max_length} tokens is too small for the question "
-                         f"{questions[longest]!r} ({lengths[longest]} tokens + 3 special): {room} tokens are left for "
+                         f"{questions[longest]!r} ({lengths[longest]} tokens + {special} special): {room} tokens are "
+                         f"left for "
                          f"the context, and they must exceed doc_stride={doc_stride}. Raise max_length or lower "
                          f"doc_stride")
 
@@ -92,7 +106,7 @@ def char_span_to_tokens(offsets, start_char: int, end_char: int):
     return start, end
 
 
-def span_labels(offsets, answers, cls_index: int = 0) -> list[int]:
+def span_labels(offsets, answers, cls_index: int) -> list[int]:
     """[start token, end token] of the first gold answer in this window, or [cls_index, cls_index] when the window
     does not hold it whole (SQuAD 2.0's "no answer here"; the question has another window that does)."""
     if not answers["text"]:
@@ -106,17 +120,22 @@ def tokenize_windows(tokenizer, questions, contexts, max_length: int = 192, doc_
     """Question + context pairs cut into windows: only the context is truncated ("only_second"), consecutive windows
     of one context overlap by doc_stride tokens, and each window knows its example (overflow_to_sample_mapping) and
     its characters (offset_mapping)."""
-    check_fast_tokenizer(tokenizer)
+    check_fast_tokenizer(tokenizer, "extractive QA's character offsets")
     check_window(tokenizer, questions, max_length, doc_stride)
     return tokenizer(list(questions), list(contexts), truncation="only_second", max_length=max_length,
                      stride=doc_stride, return_overflowing_tokens=True, return_offsets_mapping=True)
 
 
 def prepare_features(split, tokenizer, max_length: int = 192, doc_stride: int = 64):
-    """A Dataset with one row per window: model inputs, labels [start, end] (the [CLS] position when the window does
-    not hold the answer), example_index (the question's row in `split`) and offset_mapping (None off the context)."""
+    """A Dataset with one row per window: model inputs, start_positions and end_positions (the answer's first and
+    last token; the [CLS] position when the window does not hold the answer), cls_index, example_index (the
+    question's row in `split`) and offset_mapping (None off the context)."""
     from datasets import Dataset
 
+    missing = {"id", "question", "context", "answers"} - set(getattr(split, "column_names", []))
+    if missing:
+        raise ValueError(f"prepare_features needs a split in SQuAD's schema (id, question, context, answers); "
+                         f"missing {sorted(missing)}")
     if len(split) == 0:
         raise ValueError("the split is empty: no questions to prepare")
     for example in split:
@@ -125,59 +144,38 @@ def prepare_features(split, tokenizer, max_length: int = 192, doc_stride: int = 
     rows = {name: encoding[name] for name in MODEL_INPUTS if name in encoding}
     rows["example_index"] = list(encoding["overflow_to_sample_mapping"])
     rows["offset_mapping"] = [context_offsets(encoding, w) for w in range(len(encoding["input_ids"]))]
+    rows["cls_index"] = [ids.index(tokenizer.cls_token_id) for ids in encoding["input_ids"]]
     answers = split["answers"]
-    rows["labels"] = [span_labels(offsets, answers[i], encoding["input_ids"][w].index(tokenizer.cls_token_id))
-                      for w, (i, offsets) in enumerate(zip(rows["example_index"], rows["offset_mapping"], strict=True))]
+    spans = [span_labels(offsets, answers[i], cls)
+             for i, offsets, cls in zip(rows["example_index"], rows["offset_mapping"], rows["cls_index"], strict=True)]
+    rows["start_positions"], rows["end_positions"] = [s for s, _ in spans], [e for _, e in spans]
     return Dataset.from_dict(rows)
 
 
 def make_loader(features, tokenizer, batch_size: int = 16, shuffle: bool = False, seed: int = 0,
                 group_by_length: bool = False):
-    """Padded batches of model inputs and labels (B, 2); example_index and offsets stay in `features`. Without
-    shuffling, batches keep the features' order, which metrics_for relies on. group_by_length (training only):
-    shuffle, then sort by length within groups of 50 batches (transformers' LengthGroupedSampler), so that dynamic
-    padding adds few [PAD] tokens."""
-    from torch.utils.data import DataLoader
+    """Padded batches of model inputs, start_positions and end_positions (B,) (sftlab.batching.make_loader: seeded,
+    reshuffled each epoch); example_index and offsets stay in `features`. Without shuffling, batches keep the
+    features' order, which metrics_for relies on. group_by_length (training only): shuffle, then sort by length
+    within a few mega-batches (transformers' LengthGroupedSampler), so that dynamic padding adds few [PAD] tokens.
+
+    A …ForQuestionAnswering model computes its loss from start_positions and end_positions, so sftlab.training's
+    train and evaluate take it as it is."""
     from transformers import DataCollatorWithPadding
 
-    if len(features) == 0:
-        raise ValueError("cannot batch an empty set of windows")
+    if not hasattr(features, "column_names") or "input_ids" not in features.column_names:
+        raise TypeError(f"make_loader takes the windows of prepare_features(split, tokenizer), got "
+                        f"{type(features).__name__}")
     if group_by_length and not shuffle:
         raise ValueError("group_by_length is for training (shuffle=True); evaluation batches must keep the "
                          "features' order")
-    keep = [c for c in (*MODEL_INPUTS, "labels") if c in features.column_names]
-    inputs = features.select_columns(keep).with_format("torch")
-    generator = torch.Generator().manual_seed(seed)                  # same order on every run
-    collator = DataCollatorWithPadding(tokenizer)
-    if group_by_length:
-        from transformers.trainer_pt_utils import LengthGroupedSampler
-
-        lengths = [len(ids) for ids in features["input_ids"]]
-        sampler = LengthGroupedSampler(batch_size, lengths=lengths, generator=generator)
-        return DataLoader(inputs, batch_size=batch_size, sampler=sampler, collate_fn=collator)
-    return DataLoader(inputs, batch_size=batch_size, shuffle=shuffle, collate_fn=collator, generator=generator)
+    keep = [c for c in (*MODEL_INPUTS, *TARGETS) if c in features.column_names]
+    return batching.make_loader(features.select_columns(keep).with_format("torch"), DataCollatorWithPadding(tokenizer),
+                                batch_size, shuffle, seed, group_by_length,
+                                lengths=[len(ids) for ids in features["input_ids"]] if group_by_length else None)
 
 
-# ---------------------------------------------------------------- the model as the course loop sees it
-
-
-class ForTraining(nn.Module):
-    """A QA model (…ForQuestionAnswering) in the course loop's terms: `labels` (B, 2) = start and end token in,
-    `.loss` and `.logits` (B, T, 2) = start and end logits out, so sftlab.training.train and evaluate run unchanged.
-    It wraps the model, it does not copy it: training it trains `model`."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None):
-        from transformers.modeling_outputs import TokenClassifierOutput
-
-        positions = {} if labels is None else {"start_positions": labels[:, 0], "end_positions": labels[:, 1]}
-        outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                             **positions)
-        logits = torch.stack([outputs.start_logits, outputs.end_logits], dim=-1)      # (B, T, 2)
-        return TokenClassifierOutput(loss=outputs.loss, logits=logits)
+# ---------------------------------------------------------------- logits of every window
 
 
 @torch.no_grad()
@@ -218,7 +216,7 @@ def span_candidates(start_logits, end_logits, offsets, n_best: int = 20, max_ans
     return sorted(found, key=lambda c: -c[0])
 
 
-def null_score(start_logits, end_logits, cls_index: int = 0) -> float:
+def null_score(start_logits, end_logits, cls_index: int) -> float:
     """The no-answer score of a window: its [CLS] start logit + [CLS] end logit (SQuAD 2.0)."""
     return float(start_logits[cls_index] + end_logits[cls_index])
 
@@ -241,8 +239,9 @@ def best_answers(start_logits, end_logits, features, split, n_best: int = 20, ma
                          f"features shuffled or filtered after the logits were computed?")
     best = [Answer("", 0, 0, float("-inf"), float("inf")) for _ in range(len(split))]
     contexts = split["context"]
-    for w, (i, offsets) in enumerate(zip(features["example_index"], features["offset_mapping"], strict=True)):
-        best[i].null_score = min(best[i].null_score, null_score(start_logits[w], end_logits[w]))
+    for w, (i, offsets, cls) in enumerate(zip(features["example_index"], features["offset_mapping"],
+                                              features["cls_index"], strict=True)):
+        best[i].null_score = min(best[i].null_score, null_score(start_logits[w], end_logits[w], cls))
         candidates = span_candidates(start_logits[w], end_logits[w], offsets, n_best, max_answer_length)
         if candidates and candidates[0][0] > best[i].score:
             score, s, e = candidates[0]
@@ -300,6 +299,8 @@ def squad_scores(predictions, split) -> dict:
     """{"exact_match", "f1"}: means over the questions of `split` (0–1; the official script prints ×100).
     predictions: one answer text per question, in the split's order, or a dict {id: text}."""
     ids, golds = split["id"], [a["text"] for a in split["answers"]]
+    if not ids:
+        raise ValueError("the split has no questions: nothing to score")
     if isinstance(predictions, dict):
         missing = [i for i in ids if i not in predictions]
         if missing:
@@ -316,7 +317,8 @@ def metrics_for(features, split, n_best: int = 20, max_answer_length: int = 30):
     (every window of a question searched together), from a loader over `features` in their order.
 
     train() first calls it on a single batch, only to learn the metric names: then it scores the questions whose
-    windows all came, and says how many in "questions" (absent when every question was scored)."""
+    windows all came, and says how many in "questions" (absent when every question was scored; NaN scores when that
+    batch holds no whole question)."""
     def compute(logits, labels):
         rows = [row for batch in logits for row in batch]                         # one (T, 2) per window
         windows, covered = features, split
@@ -326,6 +328,8 @@ def metrics_for(features, split, n_best: int = 20, max_answer_length: int = 30):
             windows = windows.filter(lambda i: i in set(whole), input_columns="example_index")
             covered = split.select(range(len(whole)))
             rows = rows[:len(windows)]
+            if not whole:
+                return {"exact_match": float("nan"), "f1": float("nan"), "questions": 0}
         answers = best_answers([r[:, 0] for r in rows], [r[:, 1] for r in rows], windows, covered, n_best,
                                max_answer_length)
         scores = squad_scores([a.text for a in answers], covered)

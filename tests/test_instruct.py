@@ -91,6 +91,12 @@ def test_bad_conversations_are_named(tokenizer):
         from datasets import Dataset
 
         instruct.tokenize_conversations(Dataset.from_dict({"text": ["x"]}), tokenizer)
+    human = [{"role": "human", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    with pytest.raises(ValueError, match="message 0 has role 'human'; expected one of"):
+        instruct.split_conversation(tokenizer, human)
+    empty = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None}]
+    with pytest.raises(TypeError, match=r"message 1 \(assistant\) has content None; expected a string"):
+        instruct.tokenize_conversation(tokenizer, empty)
 
 
 # ---------------------------------------------------------------- batching
@@ -112,16 +118,28 @@ def test_collator_pads_labels_with_minus_100_and_keeps_a_labelled_pad_id():
         instruct.InstructionCollator(Tokenizer())
 
 
-def test_length_grouped_batches_cover_every_index_once_in_a_seeded_order():
-    lengths = [5, 50, 7, 49, 6, 48, 8, 47, 9, 46] * 5
-    batches = instruct.length_grouped_batches(lengths, batch_size=4, seed=3)
-    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
-    assert batches == instruct.length_grouped_batches(lengths, batch_size=4, seed=3)
-    assert batches != instruct.length_grouped_batches(lengths, batch_size=4, seed=4)
-    spread = [max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches if len(b) == 4]
-    assert sorted(spread)[-2] <= 5, "similar lengths in every batch but the one that straddles short and long"
-    with pytest.raises(ValueError, match="batch_size must be a positive int"):
-        instruct.length_grouped_batches(lengths, 0)
+def test_the_training_loader_groups_lengths_and_reshuffles_every_epoch_in_a_seeded_order(tokenizer, data):
+    tokenized = instruct.tokenize_conversations(data["train"].select(range(64)), tokenizer)
+    lengths = [len(ids) for ids in tokenized["input_ids"]]
+
+    def epochs(seed, n=2):             # the conversations (unpadded) in the order each epoch sees them
+        loader = instruct.make_instruction_loader(tokenized, tokenizer, batch_size=4, shuffle=True, seed=seed)
+        return [[tuple(ids[mask == 1].tolist()) for batch in loader
+                 for ids, mask in zip(batch["input_ids"], batch["attention_mask"], strict=True)] for _ in range(n)]
+
+    first, second = epochs(0)
+    assert first != second, "a new order every epoch"
+    assert sorted(first) == sorted(second) == sorted(tuple(ids) for ids in tokenized["input_ids"])
+    assert epochs(0) == epochs(0) and epochs(0) != epochs(1), "seeded"
+    grouped = instruct.make_instruction_loader(tokenized, tokenizer, 4, shuffle=True)
+    plain = instruct.make_instruction_loader(tokenized, tokenizer, 4, shuffle=True, group_by_length=False)
+    pads = [sum(int((b["attention_mask"] == 0).sum()) for b in loader) for loader in (grouped, plain)]
+    assert pads[0] < pads[1] / 2, f"grouping by length pads less: {pads}"
+    assert max(lengths) > min(lengths)
+    with pytest.raises(ValueError, match="group_by_length reorders"):
+        instruct.make_instruction_loader(tokenized, tokenizer, 4, group_by_length=True)
+    with pytest.raises(TypeError, match="one tokenized split"):
+        instruct.make_instruction_loader({"train": tokenized}, tokenizer)
 
 
 def test_answer_losses_equal_the_models_own_loss_one_conversation_at_a_time(tokenizer, data):

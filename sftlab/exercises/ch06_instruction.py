@@ -3,10 +3,9 @@
 Shapes (sftlab/__init__.py): B batch, T sequence length.
 """
 
-
+from sftlab.batching import IGNORE_INDEX
 from sftlab.exercises.framework import Exercise, Mistake, check, register
 
-IGNORE_INDEX = -100
 PAD_ID = 2            # SmolLM2 pads with its end-of-turn token <|im_end|> (id 2), which also ends every answer
 
 

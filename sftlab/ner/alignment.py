@@ -11,11 +11,9 @@ sub-token of each word and give the rest -100, the index cross-entropy ignores, 
 
 from itertools import pairwise
 
-import torch
-
+from sftlab import batching
+from sftlab.batching import IGNORE_INDEX, check_fast_tokenizer
 from sftlab.data import NER_LABELS
-
-IGNORE_INDEX = -100  # labels with this value are skipped by cross-entropy and by the metrics
 
 
 def _to_inside(label_names: list[str]) -> list[int]:
@@ -75,13 +73,6 @@ def align_labels(word_ids: list, word_labels: list[int], label_all_subtokens: bo
     return aligned
 
 
-def check_fast_tokenizer(tokenizer) -> None:
-    """TypeError unless the tokenizer is a fast (Rust) one: word_ids() and character offsets need it."""
-    if not getattr(tokenizer, "is_fast", False):
-        raise TypeError(f"{type(tokenizer).__name__} is a slow (Python) tokenizer; word_ids() and offsets need a "
-                        "fast one: AutoTokenizer.from_pretrained(..., use_fast=True)")
-
-
 def _label_names_of(split) -> list[str]:
     feature = split.features["ner_tags"]
     names = getattr(getattr(feature, "feature", None), "names", None)  # Sequence(ClassLabel) keeps its names
@@ -126,29 +117,21 @@ def tokenize_and_align(dataset, tokenizer, max_length: int = 128, label_all_subt
 
 def make_loader(tokenized_split, tokenizer, batch_size: int = 32, shuffle: bool = False, seed: int = 0,
                 group_by_length: bool = False):
-    """A DataLoader of batches padded to their longest sentence; labels are padded with -100, so padding
-    never counts in the loss (DataCollatorForTokenClassification: input_ids (B, T), labels (B, T)).
+    """A DataLoader of batches padded to their longest sentence (sftlab.batching.make_loader: seeded, reshuffled
+    each epoch); labels are padded with -100, so padding never counts in the loss
+    (DataCollatorForTokenClassification: input_ids (B, T), labels (B, T)).
 
     group_by_length=True puts sentences of similar length in the same batch, so padding adds few tokens: with
-    shuffle=True it shuffles, then sorts by length within groups of 50 batches (transformers'
-    LengthGroupedSampler, as Trainer's group_by_length), so the order still changes every epoch; with
-    shuffle=False (evaluation) it goes from the longest sentence to the shortest."""
-    from torch.utils.data import DataLoader
+    shuffle=True it shuffles, then sorts by length within a few mega-batches (transformers' LengthGroupedSampler,
+    as Trainer's group_by_length), so the order still changes every epoch; with shuffle=False (evaluation) it goes
+    from the longest sentence to the shortest."""
     from transformers import DataCollatorForTokenClassification
 
-    if len(tokenized_split) == 0:
-        raise ValueError("cannot batch an empty dataset")
+    if not hasattr(tokenized_split, "column_names") or isinstance(tokenized_split.column_names, dict):
+        raise TypeError(f"make_loader takes one tokenized split (e.g. tokenized['train']), got "
+                        f"{type(tokenized_split).__name__}")
     if "labels" not in tokenized_split.column_names:
         raise ValueError(f"the dataset has no 'labels' column (columns: {tokenized_split.column_names}); "
                          "run tokenize_and_align first")
     collator = DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE_INDEX)
-    generator = torch.Generator().manual_seed(seed)  # same shuffling order on every run
-    if group_by_length:
-        from transformers.trainer_pt_utils import LengthGroupedSampler
-
-        lengths = [len(ids) for ids in tokenized_split["input_ids"]]
-        sampler = LengthGroupedSampler(batch_size, lengths=lengths, generator=generator) if shuffle \
-            else sorted(range(len(lengths)), key=lambda i: -lengths[i])    # evaluation: longest first, fixed
-        return DataLoader(tokenized_split, batch_size=batch_size, sampler=sampler, collate_fn=collator)
-    return DataLoader(tokenized_split, batch_size=batch_size, shuffle=shuffle, collate_fn=collator,
-                      generator=generator)
+    return batching.make_loader(tokenized_split, collator, batch_size, shuffle, seed, group_by_length)
