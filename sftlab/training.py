@@ -415,6 +415,16 @@ def _fresh_accelerator(device: torch.device, precision: str):
     return Accelerator(cpu=device.type == "cpu", mixed_precision=precision)
 
 
+def _restore_forward(model, own_forward) -> None:
+    """Take mixed precision's autocast wrapper off model.forward. (Accelerate's unwrap_model(keep_fp32_wrapper=False)
+    unwraps every functools.wraps layer, transformers' own decorators on forward included.)"""
+    model.__dict__.pop("_original_forward", None)
+    if own_forward is None:
+        model.__dict__.pop("forward", None)                        # back to the class's forward
+    else:
+        model.forward = own_forward
+
+
 # ---------------------------------------------------------------- train
 
 
@@ -502,7 +512,7 @@ def train(model, train_loader, val_loader=None, config: TrainingConfig | None = 
     history = History(_metric=config.metric, device=str(accelerator.device), mixed_precision=precision,
                       optimizer=optimizer_name)
     best_value, best_state, epochs_without_gain, samples, seconds = None, None, 0, 0, 0.0
-    was_training, finished = model.training, False
+    was_training, finished, own_forward = model.training, False, model.__dict__.get("forward")
     bar = progress_bar(total_steps, desc="training", disable=not (config.progress and accelerator.is_main_process))
     try:
         model, optimizer = accelerator.prepare(model, optimizer)    # mixed precision wraps forward in autocast
@@ -555,7 +565,8 @@ def train(model, train_loader, val_loader=None, config: TrainingConfig | None = 
         finished = True
     finally:                                                       # also on Ctrl-C: the learner's model, as it was
         bar.close()
-        model = accelerator.unwrap_model(model, keep_fp32_wrapper=False)    # autocast taken off forward
+        model = accelerator.unwrap_model(model)                    # out of DDP
+        _restore_forward(model, own_forward)
         if not finished:
             model.train(was_training)
     history.samples_per_second = samples / seconds if seconds else 0.0
