@@ -2,6 +2,7 @@
 
     device = resolve_device(None)            # the profile's choice: the CPU offline, CUDA/MPS in the full profile
     batch = to_device(batch, model_device(model))
+    TrainingArguments(…, **trainer_precision(device))   # Trainer's precision by the same rule as sftlab.training
     with timed(device) as clock: ...; clock.seconds
 
 Every sftlab helper that runs a model moves its inputs to the model's device with these and returns its
@@ -60,14 +61,11 @@ def model_device(model) -> torch.device:
 
 
 def to_device(batch, device):
-    """Tensors in a dict (or a transformers BatchEncoding), list or tuple moved to `device`; the rest as is."""
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device)
-    if isinstance(batch, Mapping):
-        return {key: to_device(value, device) for key, value in batch.items()}
-    if isinstance(batch, list | tuple):
-        return type(batch)(to_device(value, device) for value in batch)
-    return batch
+    """Tensors in a dict (or a transformers BatchEncoding), list or tuple moved to `device`; the rest as is
+    (Accelerate's send_to_device; a BatchEncoding comes back as a plain dict, which a model takes as **kwargs)."""
+    from accelerate.utils import send_to_device
+
+    return send_to_device(dict(batch) if isinstance(batch, Mapping) else batch, device)
 
 
 def mixed_precision_for(device) -> str:
@@ -78,6 +76,14 @@ def mixed_precision_for(device) -> str:
     if device.type != "cuda":
         return "no"
     return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16"
+
+
+def trainer_precision(device) -> dict:
+    """The same rule as keyword arguments of transformers' TrainingArguments (and TRL's SFTConfig):
+    TrainingArguments(…, **trainer_precision(device)), so Trainer, SFTTrainer and sftlab.training pick one precision
+    on every device — never bf16 emulated on a T4."""
+    precision = mixed_precision_for(device)
+    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
 
 
 def synchronize(device) -> None:

@@ -11,7 +11,7 @@ cheaper model for sweeps, still pre-trained.
 
 import contextlib
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -56,13 +56,26 @@ def fine_tune_seeds(tokenized, tokenizer, config: TrainingConfig, seeds=(0, 1, 2
                     train_split=None, loss_fn=None, keep_models: bool = False, desc: str = "runs") -> list[Run]:
     """Fine-tune a fresh classifier once per seed on tokenized["train"] (or train_split), scoring
     tokenized["validation"] after every epoch; a progress bar counts the runs."""
+    missing = [split for split in ("train", "validation") if split not in tokenized]
+    if missing:
+        raise ValueError(f"tokenized needs the splits 'train' and 'validation' (tokenize(load_sentiment(), ...)); "
+                         f"it has {list(tokenized)}")
+    if not isinstance(config, TrainingConfig):
+        raise TypeError(f"config must be a TrainingConfig, got {type(config).__name__}; for a dict of settings "
+                        f"use TrainingConfig(**settings)")
+    if isinstance(seeds, (int, str)) or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise TypeError(f"seeds must be a list of ints, one run each, got {seeds!r}; for three runs pass "
+                        f"seeds=(0, 1, 2)")
+    if isinstance(label_names, str):
+        raise TypeError(f"label_names must be a list of class names such as ('neg', 'pos'), got the string "
+                        f"{label_names!r}")
     train_split = tokenized["train"] if train_split is None else train_split
     val_loader = make_loader(tokenized["validation"], tokenizer, batch_size=64, group_by_length=True)
     runs, bar = [], progress_bar(len(seeds), desc=desc)
     for seed in seeds:
         model = load_classifier(len(label_names), pooling, num_layers, seed)
         loader = make_loader(train_split, tokenizer, batch_size, shuffle=True, seed=seed, group_by_length=True)
-        run_config = TrainingConfig(**{**config.__dict__, "seed": seed, "progress": False})
+        run_config = replace(config, seed=seed, progress=False)
         history = train(model, loader, val_loader, run_config, compute_metrics=metrics_for(list(label_names)),
                         loss_fn=loss_fn)
         kept = history.epochs[(history.best_epoch or len(history.epochs)) - 1] \
@@ -75,6 +88,9 @@ def fine_tune_seeds(tokenized, tokenizer, config: TrainingConfig, seeds=(0, 1, 2
 
 def describe(values, digits: int = 3) -> str:
     """"mean ± std (95% CI low–high, n runs)" of a score over seeds."""
+    if any(isinstance(value, Run) for value in values):
+        raise TypeError("describe takes one number per run, got Run objects; pick a score: "
+                        "describe([r.val_loss for r in runs])")
     values = np.asarray(values, dtype=float)
     mean, low, high = mean_and_interval(values)
     return (f"{mean:.{digits}f} ± {values.std(ddof=1):.{digits}f} "
@@ -91,6 +107,9 @@ def intervals_apart(first, second) -> bool:
 def verdict(first, second, names: tuple[str, str], what: str = "validation loss") -> str:
     """One sentence from the 95% intervals of two sets of runs: which ends lower beyond run-to-run noise, or
     that there is no measurable difference (the intervals overlap)."""
+    if isinstance(names, str) or len(names) != 2:
+        raise ValueError(f"names must be two names, one per set of runs, such as ('lr 1e-4', 'lr 1e-3'), "
+                         f"got {names!r}")
     if not intervals_apart(first, second):
         return f"no measurable difference in {what} between {names[0]} and {names[1]} (the 95% intervals overlap)"
     low, high = (0, 1) if np.mean(first) < np.mean(second) else (1, 0)

@@ -379,15 +379,10 @@ def language_report(dataset, answers: list[str]):
 
 
 def trainable_parameters(model) -> tuple[int, int]:
-    """(trainable, total) parameter counts; tied weights count once."""
-    seen, trainable, total = set(), 0, 0
-    for param in model.parameters():
-        if id(param) in seen:
-            continue
-        seen.add(id(param))
-        total += param.numel()
-        trainable += param.numel() if param.requires_grad else 0
-    return trainable, total
+    """(trainable, total) parameter counts; tied weights count once (model.parameters() yields a shared tensor
+    once)."""
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
 
 
 def _resident_bytes() -> int:

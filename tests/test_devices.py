@@ -6,13 +6,15 @@ on a GPU ("Expected all tensors to be on the same device"). Its outputs are zero
 Tests that need a real GPU are at the end and skip cleanly without one.
 """
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from torch import nn
 from transformers import AutoTokenizer, BertConfig
 
 from sftlab import models
-from sftlab.devices import mixed_precision_for, model_device, resolve_device, timed, to_device
+from sftlab.devices import mixed_precision_for, model_device, resolve_device, timed, to_device, trainer_precision
 
 NUM_LABELS, VOCAB = 2, 30522
 
@@ -126,6 +128,8 @@ def test_a_gpu_that_only_emulates_bf16_trains_in_fp16(monkeypatch):
 
         monkeypatch.setattr(torch.cuda, "is_bf16_supported", answer)
         assert mixed_precision_for("cuda") == ("bf16" if native else "fp16")
+        assert trainer_precision("cuda") == {"bf16": native, "fp16": not native}, "Trainer by the same rule"
+    assert trainer_precision("cpu") == {"bf16": False, "fp16": False}
 
 
 def test_resolve_device_follows_the_profile_and_refuses_what_is_missing(monkeypatch):
@@ -141,7 +145,13 @@ def test_resolve_device_follows_the_profile_and_refuses_what_is_missing(monkeypa
             resolve_device("cuda")
 
 
-def test_loaders_put_models_on_the_requested_device(offline):
+def test_loaders_put_models_on_the_requested_device(offline, monkeypatch):
+    """CI has only the CPU, so "meta" stands in for another device the machine offers."""
+    from sftlab import devices
+
+    monkeypatch.setattr(devices, "available_devices", lambda: ["meta", "cpu"])
+    _, model = models.load_encoder("sequence-classification", num_labels=2, device="meta")
+    assert model_device(model).type == "meta" and all(p.device.type == "meta" for p in model.parameters())
     _, model = models.load_encoder("sequence-classification", num_labels=2, device="cpu")
     assert model_device(model).type == "cpu"
     with pytest.raises(ValueError, match="not a device"):
@@ -154,10 +164,47 @@ def test_the_banner_names_the_device(offline, capsys):
     assert "device: cpu" in profiles.banner()
 
 
-def test_timed_measures_a_block():
+def fake_clock(monkeypatch, readings, log):
+    """perf_counter answers `readings` in turn and synchronize only logs: every event lands in `log`, in order."""
+    from sftlab import devices
+
+    readings = iter(readings)
+
+    def perf_counter():
+        value = next(readings)
+        log.append(("clock", value))
+        return value
+
+    monkeypatch.setattr(devices, "time", SimpleNamespace(perf_counter=perf_counter))   # devices' clock only
+    monkeypatch.setattr(devices, "synchronize", lambda device: log.append(("synchronize", device)))
+
+
+def test_timed_measures_the_block_between_two_synchronised_readings(monkeypatch):
+    log = []
+    fake_clock(monkeypatch, [10.0, 12.5], log)
+    with timed("cuda:1") as clock:
+        log.append(("block", None))
+        assert clock.seconds == 0.0                       # nothing is read before the block ends
+    assert clock.seconds == 2.5                           # second reading minus the first
+    assert log == [("synchronize", "cuda:1"), ("clock", 10.0), ("block", None),
+                   ("synchronize", "cuda:1"), ("clock", 12.5)]
+
+
+def test_timed_sets_seconds_even_when_the_block_raises(monkeypatch):
+    log = []
+    fake_clock(monkeypatch, [3.0, 4.25], log)
+    with pytest.raises(KeyError), timed("cpu") as clock:
+        raise KeyError("inside the block")
+    assert clock.seconds == 1.25
+    assert [event for event, _ in log] == ["synchronize", "clock", "synchronize", "clock"]
+
+
+def test_timed_measures_a_real_sleep():
+    import time
+
     with timed("cpu") as clock:
-        sum(range(10_000))
-    assert clock.seconds > 0
+        time.sleep(0.05)
+    assert 0.05 <= clock.seconds < 1.0
 
 
 # ---------------------------------------------------------------- on a real GPU (skipped without one)
