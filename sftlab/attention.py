@@ -29,16 +29,27 @@ def _check_mask(mask: torch.Tensor, scores_shape: torch.Size) -> None:
                          "padding_mask() gives (B, 1, 1, S), causal_mask() gives (1, 1, T, T)")
 
 
-def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0):
-    """softmax(Q Kᵀ / √Dh) V for q (B, H, T, Dh), k and v (B, H, S, Dh); returns (output (B, H, T, Dh),
-    weights (B, H, T, S)). mask: bool, True = may attend. dropout_p drops attention weights (training only);
-    the weights returned are those before dropout."""
+def _check_qkv(q, k, v, dropout_p) -> None:
+    """Float tensors of matching shapes and a dropout probability; else a message naming what came in."""
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            kind = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
+            raise TypeError(f"{name} must be a float tensor (batch, heads, seq, head size), got {kind}")
+    if isinstance(dropout_p, bool) or not isinstance(dropout_p, (int, float)) or not 0 <= dropout_p < 1:
+        raise ValueError(f"dropout_p must be a probability in [0, 1), got {dropout_p!r}")
     if q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
         raise ValueError(f"q, k, v must be 4-D (batch, heads, seq, head size); got shapes "
                          f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
     if q.size(-1) != k.size(-1) or k.shape[:-1] != v.shape[:-1]:
         raise ValueError(f"q and k need the same head size and k and v the same (B, H, S); got "
                          f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+
+
+def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0):
+    """softmax(Q Kᵀ / √Dh) V for q (B, H, T, Dh), k and v (B, H, S, Dh); returns (output (B, H, T, Dh),
+    weights (B, H, T, S)). mask: bool, True = may attend. dropout_p drops attention weights (training only);
+    the weights returned are those before dropout."""
+    _check_qkv(q, k, v, dropout_p)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))   # (B, H, T, S)
     if mask is not None:
         _check_mask(mask, scores.shape)
@@ -50,10 +61,14 @@ def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0):
 
 def padding_mask(attention_mask: torch.Tensor) -> torch.Tensor:
     """(B, S) 0/1 tokenizer attention_mask → (B, 1, 1, S) bool: every query may attend to every real key."""
+    if not isinstance(attention_mask, torch.Tensor):
+        raise TypeError(f"attention_mask must be a tensor as tokenizer(..., return_tensors='pt') returns it, got "
+                        f"{type(attention_mask).__name__}; use torch.tensor(attention_mask)")
     if attention_mask.dim() != 2:
         raise ValueError(f"attention_mask must be (batch, seq) as a tokenizer returns it, "
                          f"got shape {tuple(attention_mask.shape)}")
-    if not torch.isin(attention_mask, torch.tensor([0, 1], device=attention_mask.device)).all():
+    zero_one = torch.tensor([0, 1], device=attention_mask.device)
+    if attention_mask.dtype != torch.bool and not torch.isin(attention_mask, zero_one).all():   # bool is fine
         raise ValueError("attention_mask must hold only 0 (padding) and 1 (real token)")
     return attention_mask.bool()[:, None, None, :]
 
@@ -120,6 +135,12 @@ class MultiHeadAttention(nn.Module):
 
 def load_torch_mha_weights(ours: MultiHeadAttention, theirs: nn.MultiheadAttention) -> None:
     """Copy torch.nn.MultiheadAttention's weights (fused in_proj, out_proj) into our module."""
+    if (ours.d_model, ours.num_heads) != (theirs.embed_dim, theirs.num_heads):
+        raise ValueError(f"ours has d_model={ours.d_model}, num_heads={ours.num_heads} but torch's has "
+                         f"embed_dim={theirs.embed_dim}, num_heads={theirs.num_heads}; build them the same size")
+    if (ours.out_proj.bias is None) != (theirs.in_proj_bias is None):
+        raise ValueError(f"one module has biases and the other not (ours bias={ours.out_proj.bias is not None}, "
+                         f"torch's bias={theirs.in_proj_bias is not None}); build both with the same bias")
     with torch.no_grad():
         if ours.fused_qkv:
             ours.qkv_proj.weight.copy_(theirs.in_proj_weight)
@@ -137,6 +158,9 @@ def load_torch_mha_weights(ours: MultiHeadAttention, theirs: nn.MultiheadAttenti
 
 def sinusoidal_positions(seq_len: int, dim: int) -> torch.Tensor:
     """(T, dim) table of "Attention Is All You Need": PE[t, 2i] = sin(t / 10000^(2i/dim)), PE[t, 2i+1] = cos(…)."""
+    for name, value in (("seq_len", seq_len), ("dim", dim)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
     if dim % 2:
         raise ValueError(f"dim must be even (sine and cosine pairs), got {dim}")
     position = torch.arange(seq_len, dtype=torch.float32)[:, None]             # (T, 1)

@@ -15,6 +15,8 @@ before the softmax: T > 1 softens over-confident probabilities, T < 1 sharpens t
 never changes, so accuracy stays the same. Log-probabilities work as logits (softmax(log p / T) = softmax(z / T)).
 """
 
+import numbers
+
 import numpy as np
 
 
@@ -32,7 +34,26 @@ def _array(values, name: str, dims: int) -> np.ndarray:
         raise ValueError(f"{name} must have {dims} dimension(s), got shape {array.shape}")
     if array.size == 0:
         raise ValueError(f"{name} is empty")
+    if np.isnan(array).any():     # every comparison with nan is False: it would slip through the checks below
+        raise ValueError(f"{name} holds nan at index {np.argwhere(np.isnan(array))[0].tolist()}")
     return array
+
+
+def _logits(values) -> np.ndarray:
+    """(N, C) logits (or log-probabilities); probabilities, whose rows sum to 1, are refused: softmax(p / T) of
+    probabilities is no calibrated probability."""
+    logits = _array(values, "logits", 2)
+    if logits.min() >= 0 and logits.max() <= 1 and np.allclose(logits.sum(1), 1):
+        raise ValueError("logits look like probabilities (every row in [0, 1], summing to 1); pass the model's "
+                         "logits, or np.log(probabilities)")
+    return logits
+
+
+def _check_temperature(temperature) -> None:
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
+        raise TypeError(f"temperature must be a number > 0, got {type(temperature).__name__} {temperature!r}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
 
 
 def _confidence_and_correct(confidence, correct) -> tuple[np.ndarray, np.ndarray]:
@@ -51,7 +72,7 @@ def reliability_bins(confidence, correct, num_bins: int = 10) -> dict:
     """Per non-empty bin of confidence: "confidence" (mean), "accuracy" (share correct), "count"; plus the
     bin "edges". A calibrated model has accuracy ≈ confidence in every bin."""
     confidence, correct = _confidence_and_correct(confidence, correct)
-    if not isinstance(num_bins, int) or num_bins < 1:
+    if not isinstance(num_bins, int) or isinstance(num_bins, bool) or num_bins < 1:
         raise ValueError(f"num_bins must be a positive int, got {num_bins!r}")
     edges = np.linspace(0.0, 1.0, num_bins + 1)
     which = np.searchsorted(edges[1:-1], confidence)          # bin b holds (edges[b], edges[b + 1]]
@@ -82,9 +103,8 @@ def top_label(probabilities, labels) -> tuple[np.ndarray, np.ndarray]:
 
 def softmax_with_temperature(logits, temperature: float = 1.0) -> np.ndarray:
     """(N, C) logits → (N, C) probabilities softmax(logits / T)."""
-    logits = _array(logits, "logits", 2)
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+    logits = _logits(logits)
+    _check_temperature(temperature)
     scaled = logits / temperature
     scaled = scaled - scaled.max(1, keepdims=True)            # the same softmax, without overflow
     exp = np.exp(scaled)
@@ -93,11 +113,15 @@ def softmax_with_temperature(logits, temperature: float = 1.0) -> np.ndarray:
 
 def negative_log_likelihood(logits, labels, temperature: float = 1.0) -> float:
     """Mean −log softmax(logits / T)[label]: the cross-entropy that temperature scaling minimises."""
-    logits, labels = _array(logits, "logits", 2), _array(labels, "labels", 1).astype(int)
+    logits, labels = _logits(logits), _array(labels, "labels", 1)
+    _check_temperature(temperature)
     if len(logits) != len(labels):
         raise ValueError(f"logits has {len(logits)} rows but labels has {len(labels)} entries")
+    if (labels != labels.round()).any():
+        raise ValueError(f"labels must be class ids (integers), got {labels[labels != labels.round()][0]}")
     if labels.min() < 0 or labels.max() >= logits.shape[1]:
         raise ValueError(f"labels must lie in 0 … {logits.shape[1] - 1} for {logits.shape[1]} classes")
+    labels = labels.astype(int)
     scaled = logits / temperature
     log_z = np.logaddexp.reduce(scaled, axis=1)               # log Σ_c exp(z_c / T)
     return float(np.mean(log_z - scaled[np.arange(len(labels)), labels]))
@@ -108,7 +132,10 @@ def fit_temperature(logits, labels, bounds: tuple[float, float] = (0.05, 20.0)) 
     validation, never on test. One parameter, found by a bounded search on log T (the NLL is smooth in it)."""
     from scipy.optimize import minimize_scalar
 
-    logits, labels = _array(logits, "logits", 2), _array(labels, "labels", 1)
+    low, high = bounds
+    if not 0 < low < high:
+        raise ValueError(f"bounds must be (low, high) with 0 < low < high (temperatures), got {bounds!r}")
+    logits, labels = _logits(logits), _array(labels, "labels", 1)
     negative_log_likelihood(logits, labels)                   # checks the shapes and labels once
     result = minimize_scalar(lambda log_t: negative_log_likelihood(logits, labels, float(np.exp(log_t))),
                              bounds=tuple(np.log(bounds)), method="bounded", options={"xatol": 1e-6})

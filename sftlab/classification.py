@@ -25,6 +25,8 @@ def tokenize(dataset, tokenizer, max_length: int = 64, text_column: str = "text"
     """Tokenise every split (truncating to max_length tokens, no padding yet) and keep only model inputs + labels."""
     from datasets import DatasetDict
 
+    from sftlab.data.splits import CourseDatasetDict  # a wrong split name lists the splits there are
+
     splits = dataset if isinstance(dataset, DatasetDict) else {"data": dataset}
     for name, split in splits.items():
         if len(split) == 0:
@@ -43,8 +45,9 @@ def tokenize(dataset, tokenizer, max_length: int = 64, text_column: str = "text"
         drop = [c for c in split.column_names if c not in MODEL_INPUTS]
         return split.map(encode, batched=True, remove_columns=drop)
 
-    return DatasetDict({name: one(split) for name, split in splits.items()}) if isinstance(dataset, DatasetDict) \
-        else one(dataset)
+    if not isinstance(dataset, DatasetDict):
+        return one(dataset)
+    return CourseDatasetDict({name: one(split) for name, split in splits.items()})
 
 
 def make_loader(tokenized_split, tokenizer, batch_size: int = 32, shuffle: bool = False, seed: int = 0,

@@ -14,6 +14,7 @@ repetition penalty (every strategy), then — only when sampling — temperature
 """
 
 import math
+import numbers
 
 import torch
 
@@ -104,14 +105,73 @@ def _eos_ids(model, eos_token_id) -> list[int]:
         eos_token_id = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
     if eos_token_id is None:
         return []
-    return [eos_token_id] if isinstance(eos_token_id, int) else list(eos_token_id)
+    eos = list(eos_token_id) if isinstance(eos_token_id, (list, tuple)) else [eos_token_id]
+    bad = [token for token in eos if not _is_int(token) or token < 0]
+    if bad:
+        raise ValueError(f"eos_token_id must be a token id (an int ≥ 0) or a list of them, got {eos_token_id!r}; "
+                         f"use tokenizer.eos_token_id, or tokenizer.convert_tokens_to_ids(token) for another token")
+    return eos
 
 
 EARLY_STOPPING = (False, True, "never")
 
 
+def _is_int(value) -> bool:
+    """An int that is not a bool (True is an int to Python, but not a count)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_int(name, value, minimum, what):
+    """TypeError unless value is an int (a float, a string or a bool is not); ValueError unless ≥ minimum."""
+    if not _is_int(value):
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+
+
+def _check_number(name, value, what):
+    """TypeError unless value is a real number: "0.7" or None would otherwise fail inside a comparison."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number ({what}), got {type(value).__name__} {value!r}")
+
+
+def _check_token_ids(model, input_ids):
+    """Every id must be a row of the model's embedding table: an id past it (another tokenizer's ids, a -100 label)
+    fails deep inside the model, as an index error on the CPU or a device-side assert on a GPU."""
+    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    vocab_size = getattr(embeddings, "num_embeddings", None) or getattr(model.config, "vocab_size", None)
+    if vocab_size is None or input_ids.is_meta:          # a meta tensor (a shape-only stand-in) has no values
+        return
+    low, high = int(input_ids.min()), int(input_ids.max())
+    if low < 0 or high >= vocab_size:
+        bad = low if low < 0 else high
+        why = ("-100 marks labels the loss ignores; it is no token" if bad == -100 else
+               "were the ids made by another model's tokenizer?")
+        raise ValueError(f"input_ids holds token id {bad}, but the model's vocabulary has {vocab_size:,} tokens "
+                         f"(ids 0 … {vocab_size - 1:,}): {why}")
+
+
+def _check_sampling_only(do_sample, temperature, top_k, top_p):
+    """temperature, top-k and top-p reshape the distribution that sampling draws from; greedy decoding and beam
+    search take the most likely tokens, which they never change. transformers warns and ignores them; we stop."""
+    if do_sample:
+        return
+    given = [(name, value) for name, value, off in (("temperature", temperature, 1.0), ("top_k", top_k, 0),
+                                                   ("top_p", top_p, 1.0)) if value != off]
+    if given:
+        settings = ", ".join(f"{name}={value!r}" for name, value in given)
+        raise ValueError(f"{settings} has no effect without do_sample=True: greedy decoding and beam search pick "
+                         f"the most likely tokens, which temperature, top-k and top-p never change. Pass "
+                         f"do_sample=True to sample, or drop {' and '.join(name for name, _ in given)}")
+
+
 def _check_arguments(model, input_ids, max_new_tokens, temperature, top_k, top_p, repetition_penalty, num_beams,
-                     do_sample, early_stopping=False):
+                     do_sample, early_stopping=False, length_penalty=1.0, seed=None):
+    """Every argument of generate, checked before the first forward pass: a message naming the value, not an
+    error from deep inside the model (or, for a sampling setting without do_sample=True, no error at all)."""
+    if not hasattr(model, "config"):
+        raise TypeError(f"model must be a transformers model (with a .config), got {type(model).__name__}; "
+                        f"the model comes first: generate(model, input_ids, ...)")
     if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2:
         got = f"a tensor of shape {tuple(input_ids.shape)}" if isinstance(input_ids, torch.Tensor) \
             else type(input_ids).__name__
@@ -122,27 +182,35 @@ def _check_arguments(model, input_ids, max_new_tokens, temperature, top_k, top_p
                          f"one token to condition on (e.g. the BOS token)")
     if input_ids.dtype != torch.long:
         raise ValueError(f"input_ids must hold token ids (torch.long), got {input_ids.dtype}")
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
+    _check_token_ids(model, input_ids)
+    _check_int("max_new_tokens", max_new_tokens, 1, "a positive int")
     context = getattr(model.config, "max_position_embeddings", None)
     if context is not None and input_ids.shape[1] + max_new_tokens > context:
         raise ValueError(f"prompt ({input_ids.shape[1]} tokens) + max_new_tokens ({max_new_tokens}) = "
                          f"{input_ids.shape[1] + max_new_tokens} exceeds the model's context of {context} "
                          f"positions (config.max_position_embeddings)")
+    if not isinstance(do_sample, bool):
+        raise TypeError(f"do_sample must be True or False, got {type(do_sample).__name__} {do_sample!r}")
+    for name, value, what in (("temperature", temperature, "> 0; 1 = unchanged"),
+                              ("top_p", top_p, "in (0, 1]; 1 = no nucleus filtering"),
+                              ("repetition_penalty", repetition_penalty, "> 0; 1 = none"),
+                              ("length_penalty", length_penalty, "the exponent of the length in beam scores")):
+        _check_number(name, value, what)
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature} (for deterministic output use "
                          f"do_sample=False instead of temperature 0)")
-    if not isinstance(top_k, int) or top_k < 0:
-        raise ValueError(f"top_k must be an int ≥ 0 (0 = no top-k filtering), got {top_k!r}")
+    _check_int("top_k", top_k, 0, "an int ≥ 0 (0 = no top-k filtering)")
     if not 0 < top_p <= 1:
         raise ValueError(f"top_p must be in (0, 1] (1 = no nucleus filtering), got {top_p}")
     if not repetition_penalty > 0:
         raise ValueError(f"repetition_penalty must be > 0 (1.0 = none), got {repetition_penalty}")
-    if not isinstance(num_beams, int) or num_beams < 1:
-        raise ValueError(f"num_beams must be an int ≥ 1 (1 = no beam search), got {num_beams!r}")
+    _check_int("num_beams", num_beams, 1, "an int ≥ 1 (1 = no beam search)")
     if early_stopping not in EARLY_STOPPING:
         raise ValueError(f"early_stopping must be one of {EARLY_STOPPING} (generate's meanings), "
                          f"got {early_stopping!r}")
+    if seed is not None and not _is_int(seed):
+        raise TypeError(f"seed must be an int or None, got {type(seed).__name__} {seed!r}")
+    _check_sampling_only(do_sample, temperature, top_k, top_p)
     if num_beams > 1 and do_sample:
         raise ValueError("beam-search sampling (num_beams > 1 with do_sample=True) is not implemented here; "
                          "use num_beams=1 to sample or do_sample=False for beam search")
@@ -163,9 +231,11 @@ def generate(model, input_ids, max_new_tokens: int = 50, do_sample: bool = False
     eos_token_id: int or list; None takes the model's generation_config.eos_token_id; [] never stops early.
     Rows that finish early are filled with the (first) EOS id, as generate fills them with pad = EOS.
     seed: torch.manual_seed(seed) before sampling — generate called right after the same seed samples the same.
-    early_stopping (beam search): False, True or "never", with generate's meaning (default False)."""
+    early_stopping (beam search): False, True or "never", with generate's meaning (default False).
+    temperature, top_k and top_p act only when sampling: without do_sample=True they are a ValueError (generate
+    warns and ignores them)."""
     _check_arguments(model, input_ids, max_new_tokens, temperature, top_k, top_p, repetition_penalty, num_beams,
-                     do_sample, early_stopping)
+                     do_sample, early_stopping, length_penalty, seed)
     model.eval()
     input_ids = input_ids.to(model_device(model))                             # the prompt goes where the model is
     eos = _eos_ids(model, eos_token_id)
@@ -265,6 +335,7 @@ def generate_with_transformers(model, input_ids, max_new_tokens: int = 50, eos_t
     defaults = dict(do_sample=False, num_beams=1, length_penalty=1.0, early_stopping=False, temperature=1.0,
                     top_k=0, top_p=1.0, repetition_penalty=1.0)
     settings = {**defaults, **settings}
+    _check_sampling_only(settings["do_sample"], settings["temperature"], settings["top_k"], settings["top_p"])
     if not settings["do_sample"]:       # greedy and beam search ignore these; generate warns when it gets them
         for key in ("temperature", "top_k", "top_p"):
             settings.pop(key)
@@ -308,18 +379,21 @@ def perplexity(model, tokenizer, texts, stride: int = 512, max_length: int | Non
     start every `stride` tokens; each window scores only the tokens the previous one did not, so every scored
     token sees up to max_length - stride tokens of context. The first token of a text has no context and is not
     scored, as in the model's own loss."""
+    if not hasattr(model, "config") or not callable(tokenizer):
+        raise TypeError(f"perplexity(model, tokenizer, texts) takes the model, then its tokenizer; got a "
+                        f"{type(model).__name__} and a {type(tokenizer).__name__}")
     if isinstance(texts, str):
         texts = [texts]
     if len(texts) == 0:
         raise ValueError("texts is empty: nothing to score")
     check_texts(texts, "perplexity")
     context = getattr(model.config, "max_position_embeddings", None)
-    max_length = max_length or context
-    if not isinstance(max_length, int) or max_length < 2:
+    max_length = context if max_length is None else max_length      # 0 is a mistake to name, not "the default"
+    if not _is_int(max_length) or max_length < 2:
         raise ValueError(f"max_length must be an int ≥ 2 (a window needs a token to predict from), got {max_length!r}")
     if context is not None and max_length > context:
         raise ValueError(f"max_length={max_length} exceeds the model's context of {context} positions")
-    if not isinstance(stride, int) or not 1 <= stride <= max_length:
+    if not _is_int(stride) or not 1 <= stride <= max_length:
         raise ValueError(f"stride must be an int in [1, max_length={max_length}], got {stride!r}")
 
     model.eval()

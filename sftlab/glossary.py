@@ -18,11 +18,10 @@ import html
 import re
 from dataclasses import dataclass
 
-from sftlab.quiz import BANK_DIR, _in_kernel
+from sftlab.quiz import BANK_DIR, _in_kernel, check_lang, did_you_mean
 
 GLOSSARY_FILE = BANK_DIR.parent / "glossary.yaml"  # the data folder is found as the question bank's is
 CHAPTERS = ("00", "01", "02", "03", "04", "05", "06", "07")  # 06 and 07 are planned (DESIGN.md)
-LANGS = ("en", "zh", "both")
 
 
 @dataclass(frozen=True)
@@ -41,14 +40,8 @@ def chapter_id(chapter) -> str:
     """"03" for 3, "3" or "03"; ValueError naming the chapters there are."""
     key = f"{int(chapter):02d}" if str(chapter).isdigit() else str(chapter)
     if key not in CHAPTERS:
-        raise ValueError(f"no chapter {chapter!r}; expected one of {list(CHAPTERS)}")
+        raise ValueError(f"no chapter {chapter!r}; expected one of {list(CHAPTERS)}{did_you_mean(chapter, CHAPTERS)}")
     return key
-
-
-def check_lang(lang) -> None:
-    """ValueError unless `lang` is "en", "zh" or "both"."""
-    if lang not in LANGS:
-        raise ValueError(f"lang must be one of {list(LANGS)}, got {lang!r}")
 
 
 def _bilingual_problem(texts) -> str | None:

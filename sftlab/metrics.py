@@ -26,6 +26,10 @@ def _checked(y_true, y_pred, num_classes: int | None):
         raise ValueError(f"y_true has {len(y_true)} entries but y_pred has {len(y_pred)}")
     if len(y_true) == 0:
         raise ValueError("no examples to score: y_true and y_pred are empty")
+    if num_classes is not None and (not isinstance(num_classes, int) or isinstance(num_classes, bool)):
+        raise TypeError(f"num_classes must be a positive int or None (the largest id + 1), got {num_classes!r}")
+    if num_classes is not None and num_classes < 1:
+        raise ValueError(f"num_classes must be a positive int or None (the largest id + 1), got {num_classes!r}")
     num_classes = num_classes or int(max(y_true.max(), y_pred.max())) + 1
     if min(y_true.min(), y_pred.min()) < 0 or max(y_true.max(), y_pred.max()) >= num_classes:
         raise ValueError(f"class ids must lie in 0 … {num_classes - 1}; got {sorted(set(y_true) | set(y_pred))}")
@@ -60,6 +64,9 @@ def precision_recall_f1(y_true, y_pred, num_classes: int | None = None) -> dict:
 
 def classification_metrics(y_true, y_pred, label_names: list[str]) -> dict:
     """Accuracy, macro precision/recall/F1 and a per-class breakdown keyed by label name."""
+    if isinstance(label_names, str) or not all(isinstance(name, str) for name in label_names):
+        raise TypeError(f"label_names must be a list of class names such as ['neg', 'pos'], one per class id, "
+                        f"got {label_names!r:.60}")
     scores = precision_recall_f1(y_true, y_pred, len(label_names))
     per_class = {name: {key: float(scores[key][k]) if key != "support" else int(scores[key][k])
                         for key in scores} for k, name in enumerate(label_names)}
@@ -74,6 +81,10 @@ def classification_metrics(y_true, y_pred, label_names: list[str]) -> dict:
 
 def format_metrics(metrics: dict, title: str) -> str:
     """A few readable lines: the title, accuracy and macro-F1, then one line per class."""
+    missing = [key for key in ("accuracy", "macro_f1", "per_class") if key not in metrics]
+    if missing:
+        raise ValueError(f"format_metrics takes what classification_metrics returns; this dict lacks {missing} "
+                         f"(its keys: {list(metrics)})")
     lines = [f"{title}: accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}"]
     for name, s in metrics["per_class"].items():
         lines.append(f"  {name:>8s}: precision {s['precision']:.3f}  recall {s['recall']:.3f}  "

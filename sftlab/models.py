@@ -127,10 +127,38 @@ def _encoder_tokenizer(profile_name: str):
     return _from_hub(AutoTokenizer.from_pretrained, source, **kwargs)
 
 
+def _check_label_maps(num_labels: int, id2label, label2id) -> None:
+    """id2label {id: name} and label2id {name: id} must cover ids 0 … num_labels - 1 and agree with each other.
+    transformers checks none of it: a num_labels that disagrees with id2label silently drops the names (LABEL_0, …),
+    a label2id alone leaves id2label as LABEL_0, …, and string ids load, then fail at config.id2label[0]."""
+    ids = set(range(num_labels))
+    for name, mapping in (("id2label", id2label), ("label2id", label2id)):
+        if mapping is not None and not isinstance(mapping, dict):
+            raise TypeError(f"{name} must be a dict, got {type(mapping).__name__} {mapping!r:.60}; for a list of "
+                            f"label names use id2label=dict(enumerate(names)), "
+                            f"label2id={{name: i for i, name in enumerate(names)}}")
+        if mapping is not None and len(mapping) != num_labels:
+            raise ValueError(f"num_labels={num_labels} but {name} has {len(mapping)} entries "
+                             f"{list(mapping.items())[:10]}; pass num_labels=len({name})")
+    if id2label is not None and set(id2label) != ids:
+        raise ValueError(f"id2label's keys must be the label ids 0 … {num_labels - 1} as ints, got "
+                         f"{list(id2label)[:10]}; use id2label=dict(enumerate(names))")
+    if label2id is not None and set(label2id.values()) != ids:
+        raise ValueError(f"label2id's values must be the label ids 0 … {num_labels - 1} as ints, got "
+                         f"{list(label2id.values())[:10]}")
+    if id2label is not None and label2id is not None:
+        disagree = [(i, name) for i, name in id2label.items() if label2id.get(name) != i]
+        if disagree:
+            i, name = disagree[0]
+            raise ValueError(f"id2label and label2id disagree: id2label[{i}] = {name!r} but label2id[{name!r}] = "
+                             f"{label2id.get(name)!r}; build both from one list of names")
+
+
 def load_encoder(task: str | None = None, num_labels: int | None = None, device=None, **model_kwargs):
     """(tokenizer, model) for the active profile's encoder; task: None/"features", "sequence-classification",
-    "token-classification" (these two need num_labels; model_kwargs go to from_pretrained, e.g. id2label) or
-    "question-answering" (a start/end span head: always two outputs per token, so no num_labels).
+    "token-classification" (these two need num_labels; model_kwargs go to from_pretrained, e.g. id2label and
+    label2id, checked against num_labels and each other) or "question-answering" (a start/end span head: always
+    two outputs per token, so no num_labels).
     device: None = the profile's choice (devices.resolve_device: the CPU offline, the fastest device in the
     full profile), "auto", or a device name such as "cuda"."""
     from transformers import (
@@ -149,9 +177,16 @@ def load_encoder(task: str | None = None, num_labels: int | None = None, device=
     if task == "features" and num_labels is not None:
         raise ValueError("num_labels only makes sense with a task head; "
                          "pass task='sequence-classification' or 'token-classification'")
+    label_maps = {key: model_kwargs[key] for key in ("id2label", "label2id") if key in model_kwargs}
+    if task in ("features", "question-answering") and label_maps:
+        raise ValueError(f"{' and '.join(label_maps)} name the labels of a classification head, and task={task!r} "
+                         f"has none; pass task='sequence-classification' or 'token-classification'")
     if task in ("sequence-classification", "token-classification"):
         if not isinstance(num_labels, int) or isinstance(num_labels, bool) or num_labels < 1:
             raise ValueError(f"task={task!r} needs num_labels, a positive int (got {num_labels!r})")
+        _check_label_maps(num_labels, label_maps.get("id2label"), label_maps.get("label2id"))
+        if "label2id" in label_maps and "id2label" not in label_maps:   # transformers would keep LABEL_0, …
+            model_kwargs["id2label"] = {i: name for name, i in label_maps["label2id"].items()}
         model_kwargs["num_labels"] = num_labels
 
     started = time.perf_counter()

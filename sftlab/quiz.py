@@ -21,6 +21,7 @@ printable workshop sheet (both in sftlab/quiz_cli.py). Each shows English, Chine
 {question_id: {"status": "known" | "review", "updated": ISO time}}.
 """
 
+import difflib
 import html
 import json
 import os
@@ -150,13 +151,48 @@ def _read_bank(directory):
     return questions, problems
 
 
+def did_you_mean(value, choices) -> str:
+    """" (did you mean '03'?)" naming the choices closest to a mistyped value ("ch3" → '03'), or "" if none is."""
+    text = str(value).strip().lower()
+    digits = "".join(c for c in text if c.isdigit())
+    if text in choices:                                   # only the case was wrong: "Attention"
+        close = [text]
+    elif digits and f"{int(digits):02d}" in choices:
+        close = [f"{int(digits):02d}"]
+    else:
+        close = difflib.get_close_matches(text, list(choices), n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def _tag_set(tags) -> set:
+    """tags as a set: one tag ("attention") or a list of them."""
+    if isinstance(tags, str):
+        return {tags}
+    if not isinstance(tags, (list, tuple, set)) or not all(isinstance(tag, str) for tag in tags):
+        raise TypeError(f"tags must be a tag or a list of tags (strings such as 'attention'), got {tags!r:.60}")
+    return set(tags)
+
+
+def check_tags(tags, questions) -> None:
+    """ValueError naming a tag that none of `questions` (the bank) has, with the closest tags they do have."""
+    known = {tag for q in questions for tag in q.tags}
+    unknown = sorted(_tag_set(tags) - known)
+    if unknown:
+        raise ValueError(f"no question has the tag {unknown[0]!r}{did_you_mean(unknown[0], known)}; tags are "
+                         f"lower case, like 'attention' or 'misconception'")
+
+
 def select(questions, notebook=None, tags=None, shuffle=False, seed=0) -> list[Question]:
-    """The questions of one notebook (or all) having any of `tags`, in bank order or shuffled by `seed`."""
+    """The questions of one notebook (or all) having any of `tags`, in bank order or shuffled by `seed`.
+    A notebook that does not exist is a ValueError listing the ids and suggesting the closest."""
     if notebook is not None:
-        notebook_id = course_notebook(notebook).id  # ValueError listing the valid ids
+        try:
+            notebook_id = course_notebook(notebook).id  # ValueError listing the valid ids
+        except ValueError as error:
+            raise ValueError(f"{error}{did_you_mean(notebook, NOTEBOOK_IDS)}") from None
         questions = [q for q in questions if q.notebook == notebook_id]
     if tags:
-        wanted = {tags} if isinstance(tags, str) else set(tags)
+        wanted = _tag_set(tags)
         questions = [q for q in questions if wanted & set(q.tags)]
     questions = list(questions)
     if shuffle:
@@ -164,10 +200,15 @@ def select(questions, notebook=None, tags=None, shuffle=False, seed=0) -> list[Q
     return questions
 
 
+LANG_ALIASES = {"english": "en", "cn": "zh", "zh-cn": "zh", "chinese": "zh", "中文": "zh", "bilingual": "both"}
+
+
 def check_lang(lang):
-    """ValueError unless `lang` is one of VIEWS: "en", "zh" or "both"."""
+    """ValueError unless `lang` is one of VIEWS: "en", "zh" or "both" (the one check, for the glossary too)."""
     if lang not in VIEWS:
-        raise ValueError(f"lang must be one of {list(VIEWS)}, got {lang!r}")
+        meant = LANG_ALIASES.get(str(lang).lower(), str(lang).lower())
+        hint = f" (did you mean {meant!r}?)" if meant in VIEWS else ""
+        raise ValueError(f"lang must be one of {list(VIEWS)}, got {lang!r}{hint}")
 
 
 def localized(texts, lang, sep="\n") -> str:
@@ -202,6 +243,10 @@ def load_progress(path=None) -> dict:
 
 def record(question_id, status, path=None) -> None:
     """Save one result ("known" or "review") for `question_id`, replacing the file atomically."""
+    if not isinstance(question_id, str) or not question_id.strip():
+        error = TypeError if not isinstance(question_id, str) else ValueError
+        raise error(f"question_id must be a question's id (a non-empty string such as '02-mask-value'), "
+                    f"got {type(question_id).__name__} {question_id!r:.60}")
     if status not in STATUSES:
         raise ValueError(f"status must be one of {list(STATUSES)}, got {status!r}")
     file = progress_file(path)
@@ -361,7 +406,10 @@ def cards(notebook=None, lang="en", shuffle=False, seed=0, tags=None, path=None,
     lang: "en", "zh" or "both" (English, then Chinese); the cards also have a switch.
     """
     check_lang(lang)
-    questions = select(load_bank(directory), notebook, tags, shuffle, seed)
+    bank = load_bank(directory)
+    if tags:
+        check_tags(tags, bank)    # a mistyped tag is named, not shown as "no questions tagged … yet"
+    questions = select(bank, notebook, tags, shuffle, seed)
     where = f"notebook {course_notebook(notebook).id}" if notebook is not None else "the course"
     with_tags = f" tagged {sorted({tags} if isinstance(tags, str) else set(tags))}" if tags else ""
     _show(questions, lang, path, show_answers, title=f"Interview questions for {where}{with_tags}",

@@ -61,7 +61,8 @@ def rouge_l(prediction: str, reference: str) -> float:
 
 def _check_pairs(predictions, references, where: str) -> None:
     for name, texts in (("predictions", predictions), ("references", references)):
-        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+        listed = not isinstance(texts, (str, dict)) and hasattr(texts, "__len__")   # a generator has no len()
+        if not listed or not all(isinstance(t, str) for t in texts):
             raise TypeError(f"{where}: {name} must be a list of strings, got {type(texts).__name__} {texts!r:.60}")
     if len(predictions) != len(references):
         raise ValueError(f"{where}: {len(predictions)} predictions but {len(references)} references; "

@@ -77,9 +77,29 @@ def test_bad_shapes_are_clear_errors(qkv):
         causal_mask(0)
 
 
+def test_wrong_types_are_named_before_any_arithmetic(qkv):
+    q, k, v = qkv
+    with pytest.raises(TypeError, match="q must be a float tensor .*got list"):
+        scaled_dot_product_attention(q.tolist(), k, v)
+    with pytest.raises(TypeError, match="k must be a float tensor .*got torch.int64"):
+        scaled_dot_product_attention(q, k.long(), v)
+    with pytest.raises(ValueError, match=r"dropout_p must be a probability in \[0, 1\), got 1.5"):
+        scaled_dot_product_attention(q, k, v, dropout_p=1.5)
+    with pytest.raises(TypeError, match=r"attention_mask must be a tensor .*got list; use torch.tensor"):
+        padding_mask([[1, 1, 0]])
+    assert padding_mask(torch.tensor([[True, False]])).tolist() == [[[[True, False]]]]   # a bool mask is fine
+    with pytest.raises(ValueError, match="seq_len must be a positive int, got -1"):
+        sinusoidal_positions(-1, 4)
+    with pytest.raises(ValueError, match="dim must be a positive int, got 4.0"):
+        sinusoidal_positions(4, 4.0)
+
+
 def test_masks_shapes_and_values():
     assert causal_mask(3)[0, 0].tolist() == [[True, False, False], [True, True, False], [True, True, True]]
-    assert padding_mask(ATTENTION_MASK).shape == (2, 1, 1, 7)
+    mask = padding_mask(ATTENTION_MASK)
+    assert mask.shape == (2, 1, 1, 7) and mask.dtype == torch.bool
+    assert mask[1, 0, 0].tolist() == [True, True, True, True, False, False, False] and mask[0].all()
+    assert causal_mask(4).shape == (1, 1, 4, 4)
 
 
 @pytest.mark.parametrize("fused", [False, True])
@@ -96,13 +116,25 @@ def test_multi_head_attention_matches_torch(fused):
     assert_close(weights, ref_weights, 1e-5, "multi-head weights")
 
 
-def test_cross_attention_takes_keys_from_the_context():
+@pytest.mark.parametrize("fused", [False, True])
+def test_cross_attention_takes_keys_from_the_context(fused):
     torch.manual_seed(0)
-    mha = MultiHeadAttention(16, 2).eval()
-    out, weights = mha(torch.randn(1, 3, 16), context=torch.randn(1, 5, 16))
-    assert out.shape == (1, 3, 16) and weights.shape == (1, 2, 3, 5)
+    theirs = nn.MultiheadAttention(16, 2, batch_first=True).eval()
+    mha = MultiHeadAttention(16, 2, fused_qkv=fused).eval()
+    load_torch_mha_weights(mha, theirs)
+    x, context = torch.randn(2, 3, 16), torch.randn(2, 5, 16)
+    context_mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    out, weights = mha(x, mask=padding_mask(context_mask), context=context)
+    ref, ref_weights = theirs(x, context, context, key_padding_mask=context_mask == 0, average_attn_weights=False)
+    assert out.shape == (2, 3, 16) and weights.shape == (2, 2, 3, 5)
+    assert_close(out, ref, 1e-5, "cross-attention output")
+    assert_close(weights, ref_weights, 1e-5, "cross-attention weights")
     with pytest.raises(ValueError, match="multiple of num_heads"):
         MultiHeadAttention(10, 3)
+    with pytest.raises(ValueError, match="ours has d_model=16, num_heads=2 but torch's has embed_dim=8"):
+        load_torch_mha_weights(MultiHeadAttention(16, 2), nn.MultiheadAttention(8, 2))
+    with pytest.raises(ValueError, match="one module has biases and the other not"):
+        load_torch_mha_weights(MultiHeadAttention(8, 2, bias=False), nn.MultiheadAttention(8, 2))
 
 
 def test_sinusoidal_positions():

@@ -27,7 +27,10 @@ def test_same_compares_tokens_and_text_exactly(capsys):
     assert "✓ tokens: identical" in capsys.readouterr().out
     with pytest.raises(AssertionError, match="tokens: not the same"):
         checks.same(["a", "b"], ["a", "c"], what="tokens")
-    checks.same(torch.tensor([1, 2]), np.array([1, 2]), what="ids")     # a tensor and an array of the same ids
+    assert checks.same(torch.tensor([1, 2]), np.array([1, 2]), what="ids") == 0.0   # a tensor and an array
+    assert "✓ ids: identical" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match=r"ids: max \|difference\| 1 > 0 at index \(1,\)"):
+        checks.same(torch.tensor([1, 2]), np.array([1, 3]), what="ids")
 
 
 def test_bounds_and_claims(capsys):

@@ -189,12 +189,20 @@ def test_mean_pooling_head_trains_with_sftlab_train(model, tokenizer):
     from sftlab.training import TrainingConfig, train
 
     wrapped = classification.MeanPoolingForSequenceClassification(model)
+    before = {name: p.detach().clone() for name, p in wrapped.named_parameters()}
     tokenized = classification.tokenize(SPLIT, tokenizer)
     history = train(wrapped, classification.make_loader(tokenized, tokenizer, 2),
                     config=TrainingConfig(epochs=1, progress=False))
     assert len(history.steps) == 2
-    ids, _ = classification.predict(wrapped, tokenizer, ["good", "bad"])
-    assert ids.shape == (2,)
+    changed = {name for name, p in wrapped.named_parameters() if not torch.equal(p, before[name])}
+    assert "classifier.weight" in changed and "bert.embeddings.word_embeddings.weight" in changed
+    assert model.classifier is wrapped.classifier                    # the wrapped model's own head was trained
+    ids, probabilities = classification.predict(wrapped, tokenizer, ["good", "bad"])
+    batch = tokenizer(["good", "bad"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        expected = wrapped.eval()(**batch).logits.softmax(-1).numpy()
+    np.testing.assert_allclose(probabilities, expected, atol=1e-6)
+    np.testing.assert_array_equal(ids, expected.argmax(1))
 
 
 def test_mean_pooling_head_refuses_a_model_without_a_head():
@@ -262,6 +270,27 @@ def test_label_skewed_words_finds_words_that_go_with_one_label():
 
 
 def test_encoder_features_of_a_mean_pooling_model_have_no_pooler(model, tokenizer):
-    wrapped = classification.MeanPoolingForSequenceClassification(model)
-    features = classification.encoder_features(wrapped, tokenizer, ["fine", "not fine at all"])
+    wrapped = classification.MeanPoolingForSequenceClassification(model).eval()
+    texts = ["fine", "not fine at all"]
+    features = classification.encoder_features(wrapped, tokenizer, texts)
     assert set(features) == {"mean"} and features["mean"].shape == (2, 32)
+    with torch.no_grad():                      # each text alone has no padding: the plain mean over its tokens
+        alone = [wrapped.bert(**tokenizer(text, return_tensors="pt")).last_hidden_state[0].mean(0) for text in texts]
+    np.testing.assert_allclose(features["mean"], torch.stack(alone).numpy(), atol=1e-5)
+
+
+def test_a_tokenized_course_dataset_still_names_its_splits():
+    from datasets import Dataset, DatasetDict
+    from transformers import AutoTokenizer
+
+    from sftlab import models
+    from sftlab.classification import tokenize
+    from sftlab.ner import tokenize_and_align
+
+    tokenizer = AutoTokenizer.from_pretrained(models.offline_path(models.offline_package("encoder")))
+    texts = DatasetDict({"train": Dataset.from_dict({"text": ["good"], "label": [1]})})
+    with pytest.raises(KeyError, match="no split 'valid'; this DatasetDict has 'train'"):
+        tokenize(texts, tokenizer)["valid"]
+    words = DatasetDict({"validation": Dataset.from_dict({"tokens": [["Anna"]], "ner_tags": [[1]]})})
+    with pytest.raises(KeyError, match="no split 'dev'; this DatasetDict has 'validation'"):
+        tokenize_and_align(words, tokenizer)["dev"]

@@ -406,3 +406,53 @@ def test_stratified_subset_keeps_each_labels_share_and_refuses_impossible_sizes(
     for rows in (0, len(train) + 1, 2.5, "300", True):
         with pytest.raises(ValueError, match="rows must be None or an int from 1 to the data set's 1,512 rows"):
             stratified_subset(train, rows)
+    with pytest.raises(TypeError, match=r"takes one split \(a Dataset\), got a CourseDatasetDict of splits "
+                                        r"\['train', 'validation', 'test'\]; pick one"):
+        stratified_subset(load_sentiment(), 300)
+    with pytest.raises(ValueError, match=r"needs a 'label' column; got Dataset with columns \['text'\]"):
+        stratified_subset(train.select_columns(["text"]), 300)
+
+
+# ---------------------------------------------------------------- a wrong split name
+
+
+@pytest.mark.parametrize("load, wrong, message", [
+    (data.load_sentiment, "valid", "no split 'valid'; this DatasetDict has 'train', 'validation', 'test' "
+                                   r"\(did you mean 'validation'\?\)"),
+    (data.load_ner, "dev", r"no split 'dev'; .* \(did you mean 'validation'\?\)"),
+    (data.load_qa, "Train", r"no split 'Train'; .* \(did you mean 'train'\?\)"),
+    (data.load_qa_unanswerable, "tests", r"no split 'tests'; .* \(did you mean 'test'\?\)"),
+    (data.load_instructions, "eval", r"no split 'eval'; .* \(did you mean 'validation'\?\)"),
+    (data.load_lm_corpus, "test", r"no split 'test'; this DatasetDict has 'train', 'heldout' "
+                                  r"\(did you mean 'heldout'\?\)"),
+], ids=lambda value: getattr(value, "__name__", None))
+def test_a_wrong_split_name_lists_the_splits_there_are(offline, load, wrong, message):
+    with pytest.raises(KeyError, match=message):
+        load()[wrong]
+
+
+def test_the_split_check_survives_map_filter_and_with_format_and_pickles(offline):
+    import pickle
+
+    from datasets.fingerprint import Hasher
+
+    dd = data.load_sentiment()
+    for derived in (dd.map(lambda row: {"n": len(row["text"])}), dd.filter(lambda row: row["label"] == 1),
+                    dd.with_format("torch"), dd.select_columns(["text"]), dd.shuffle(seed=0),
+                    pickle.loads(pickle.dumps(dd))):
+        assert isinstance(derived, datasets.DatasetDict) and list(derived) == SPLITS
+        with pytest.raises(KeyError, match="no split 'valid'"):
+            derived["valid"]
+    assert Hasher.hash(dd) == Hasher.hash(pickle.loads(pickle.dumps(dd)))   # datasets' cache fingerprint
+
+
+def test_the_full_profile_names_the_splits_too(full_profile_with_hub, sst2_hub):
+    with pytest.raises(KeyError, match=r"no split 'val'; .* \(did you mean 'validation'\?\)"):
+        data.load_sentiment()["val"]
+
+
+def test_check_texts_refuses_one_string_which_would_pass_letter_by_letter():
+    with pytest.raises(TypeError, match=r"perplexity: expected a list of texts, got str 'a review'; wrap one text"):
+        data.check_texts("a review", "perplexity")
+    with pytest.raises(TypeError, match="expected a list of texts, got NoneType"):
+        data.check_texts(None, "predict")

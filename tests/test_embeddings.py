@@ -1,5 +1,7 @@
 """sftlab.embeddings: the lookup, the corpus helpers, skip-gram training, and evaluation equal to gensim's."""
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -100,13 +102,18 @@ def test_training_lowers_the_loss_and_returns_gensim_vectors(tiny_run):
     assert tiny_run.kv.index_to_key[:5] == tiny_run.vocab.words[:5]
     np.testing.assert_array_equal(tiny_run.kv["state"],
                                   tiny_run.model.centre.weight[tiny_run.vocab.index["state"]].detach().numpy())
-    assert tiny_run.pairs_per_s > 0 and tiny_run.seconds > 0
+    batches, batch_size = len(tiny_run.losses), 1024          # one loss per batch; the last of each epoch partial
+    assert (batches - 2) * batch_size < tiny_run.pairs <= batches * batch_size
+    assert tiny_run.pairs_per_s == pytest.approx(tiny_run.pairs / tiny_run.seconds)
 
 
 def test_training_is_reproducible_and_sparse_adam_learns_too(chunks, tiny_run):
     config = E.SkipGramConfig(dim=16, epochs=2, batch_size=1024, min_count=20, seed=0)
+    started = time.perf_counter()
     again = E.train_skipgram(chunks[:60], config, progress=False)
+    assert 0 < again.seconds <= time.perf_counter() - started      # the wall time of the call, not more
     np.testing.assert_array_equal(again.kv.vectors, tiny_run.kv.vectors)
+    assert again.pairs == tiny_run.pairs
     adam = E.train_skipgram(chunks[:30], E.SkipGramConfig(dim=16, epochs=1, batch_size=512, min_count=20,
                                                           optimizer="sparse_adam", lr=0.01), progress=False)
     assert np.mean(adam.losses[-10:]) < np.mean(adam.losses[:10]) - 0.5
@@ -119,6 +126,13 @@ def test_bad_training_settings_are_named(chunks):
         E.train_skipgram(chunks, E.SkipGramConfig(window=0))
     with pytest.raises(TypeError, match="list of token lists"):
         E.train_skipgram(["a b c"])
+    with pytest.raises(TypeError, match=r"config must be a SkipGramConfig, got dict .*SkipGramConfig\(\*\*settings\)"):
+        E.train_skipgram(chunks, {"dim": 16})
+    for field, value in (("dim", True), ("lr", "0.025"), ("seed", "0"), ("sample", -1e-3)):
+        with pytest.raises(ValueError, match=f"{field} must be .*got {value!r}"):
+            E.train_skipgram(chunks, E.SkipGramConfig(**{field: value}))
+    with pytest.raises(TypeError, match="got str 'the cat sat' among the chunks: split each text into tokens"):
+        E.Vocabulary.build(["the cat sat", "on the mat"], min_count=1)   # would count letters
 
 
 # ---------------------------------------------------------------- evaluation against gensim, on GloVe
@@ -197,6 +211,16 @@ def test_evaluation_input_errors(glove):
         E.analogy_accuracy(glove, ["king queen man woman"])
     with pytest.raises(ValueError, match="none of the 1 pairs"):
         E.word_similarity(glove, [("qwxzvb", "zzqqxx", 1.0)])
+
+
+
+def test_the_result_of_training_is_not_the_vectors_and_other_wrong_arguments(tiny_run):
+    with pytest.raises(TypeError, match=r"expected gensim KeyedVectors .*got SkipGramResult; pass result.kv"):
+        E.nearest_neighbours(tiny_run, "war")
+    with pytest.raises(ValueError, match="restrict_vocab must be None .*got 0"):
+        E.nearest_neighbours(tiny_run.kv, "war", restrict_vocab=0)      # would answer []
+    with pytest.raises(TypeError, match=r"project_2d takes an \(N, D\) array of vectors, got KeyedVectors"):
+        E.project_2d(tiny_run.kv)
 
 
 def test_project_2d_keeps_the_largest_variance_first():

@@ -49,6 +49,35 @@ def test_an_exception_in_the_learners_function_is_reported_with_its_case(capsys)
     assert "your function raised RuntimeError: " in out
 
 
+def test_an_exception_in_the_learners_function_shows_their_traceback_not_the_checks(capsys):
+    def normalise(v):
+        return v / v.norm(dim=1)                     # the bug: dim=1 on a 1-D tensor
+
+    def cosine_similarity(a, b):
+        return (normalise(a) * normalise(b)).sum()
+
+    assert exercises.check_cosine_similarity(cosine_similarity) is False
+    out = capsys.readouterr().out
+    assert "your function raised IndexError: " in out
+    assert "The exception came from your code, not from the check; its traceback (most recent call last):" in out
+    assert "in cosine_similarity\n      return (normalise(a) * normalise(b)).sum()" in out
+    assert "in normalise\n      return v / v.norm(dim=1)" in out
+    assert "sftlab/exercises/framework.py" not in out      # the check's own frames are left out
+
+
+def test_a_not_implemented_error_from_deeper_down_is_a_failure_not_an_unattempted_exercise(capsys):
+    def library_call(x):
+        raise NotImplementedError("this operation has no kernel for this dtype")
+
+    def softmax(x):
+        return library_call(x)
+
+    assert exercises.check_softmax(softmax) is False
+    out = capsys.readouterr().out
+    assert "your function raised NotImplementedError: this operation has no kernel" in out
+    assert "not attempted" not in out and "in library_call" in out
+
+
 def test_check_wants_the_function_itself():
     message = failure(exercises.check_softmax, torch.ones(3))
     assert "pass your function itself, like check_softmax(softmax), not a Tensor" in message

@@ -197,9 +197,26 @@ def test_kv_cache_gives_the_logits_of_recomputing_the_sequence(request, which):
                        generate(model, ids, max_new_tokens=5, use_cache=True, eos_token_id=[]))
 
 
-def test_time_per_token_has_one_entry_per_step(tiny_gpt2):
-    times = time_per_token(tiny_gpt2, gpt2_prompts(1)[0], max_new_tokens=6, use_cache=True)
-    assert len(times) == 6 and all(t > 0 for t in times)
+@pytest.mark.parametrize("use_cache, fed", [(False, [6, 7, 8]), (True, [6, 1, 1])])
+def test_time_per_token_times_each_greedy_step_on_its_own(tiny_gpt2, monkeypatch, use_cache, fed):
+    """A fake clock (start, end of each step) and a spy on the forward pass: one reading pair and one forward
+    per new token; without a cache each step feeds the whole, growing sequence, with one only the new token."""
+    from types import SimpleNamespace
+
+    from sftlab import devices, generation
+
+    readings = iter([0.0, 1.0, 10.0, 12.0, 20.0, 23.0])
+    monkeypatch.setattr(devices, "time", SimpleNamespace(perf_counter=lambda: next(readings)))
+    seen, real = [], generation.next_token_logits
+
+    def spy(model, sequences, past_key_values=None, use_cache=True):
+        seen.append(sequences.shape[1] - (past_key_values.get_seq_length() if past_key_values else 0))
+        return real(model, sequences, past_key_values, use_cache)
+
+    monkeypatch.setattr(generation, "next_token_logits", spy)
+    ids = gpt2_prompts(1)[0]
+    assert time_per_token(tiny_gpt2, ids, max_new_tokens=3, use_cache=use_cache) == [1.0, 2.0, 3.0]
+    assert seen == fed
 
 
 # ---------------------------------------------------------------- perplexity
@@ -273,6 +290,11 @@ BAD_GENERATE = [
     (dict(num_beams=0), "num_beams must be an int ≥ 1"),
     (dict(num_beams=2, do_sample=True), "beam-search sampling"),
     (dict(num_beams=2, input_ids=torch.tensor([[5, 6], [7, 8]])), "one prompt at a time"),
+    (dict(input_ids=torch.tensor([[5, 6, 1000]])), r"token id 1000, but the model's vocabulary has 1,000 tokens"),
+    (dict(input_ids=torch.tensor([[5, -100, 7]])), "token id -100.*the loss ignores"),
+    (dict(top_k=50), "top_k=50 has no effect without do_sample=True.*drop top_k"),
+    (dict(temperature=0.7, top_p=0.9, num_beams=2), "temperature=0.7, top_p=0.9 has no effect without do_sample"),
+    (dict(eos_token_id="</s>"), "eos_token_id must be a token id.*'</s>'"),
 ]
 
 
@@ -283,6 +305,31 @@ def test_generate_rejects_bad_input(tiny_gpt2, bad, message):
         generate(tiny_gpt2, **arguments)
 
 
+BAD_GENERATE_TYPES = [
+    (dict(max_new_tokens=10.0), "max_new_tokens must be a positive int, got float 10.0"),
+    (dict(max_new_tokens=True), "max_new_tokens must be a positive int, got bool True"),
+    (dict(num_beams="4"), "num_beams must be an int ≥ 1 .*got str '4'"),
+    (dict(do_sample=True, temperature="0.7"), "temperature must be a number .*got str '0.7'"),
+    (dict(do_sample=True, top_p=None), "top_p must be a number .*got NoneType None"),
+    (dict(do_sample=True, top_k=None), r"top_k must be an int ≥ 0 \(0 = no top-k filtering\), got NoneType"),
+    (dict(num_beams=2, length_penalty="1"), "length_penalty must be a number"),
+    (dict(do_sample="False"), "do_sample must be True or False, got str 'False'"),
+    (dict(do_sample=True, seed="0"), "seed must be an int or None"),
+]
+
+
+@pytest.mark.parametrize("bad, message", BAD_GENERATE_TYPES, ids=[m for _, m in BAD_GENERATE_TYPES])
+def test_generate_rejects_wrong_types_before_decoding(tiny_gpt2, bad, message):
+    arguments = {"input_ids": torch.tensor([[5, 6, 7, 8, 9]]), "max_new_tokens": 4, **bad}
+    with pytest.raises(TypeError, match=message):
+        generate(tiny_gpt2, **arguments)
+
+
+def test_the_reference_refuses_sampling_settings_without_sampling_too(tiny_gpt2):
+    with pytest.raises(ValueError, match="top_p=0.9 has no effect without do_sample=True"):
+        generate_with_transformers(tiny_gpt2, torch.tensor([[5, 6]]), max_new_tokens=2, top_p=0.9)
+
+
 BAD_PERPLEXITY = [
     (dict(texts=[]), ValueError, "texts is empty"),
     (dict(texts=[SHORT, None]), TypeError, "text 1 is NoneType"),
@@ -290,8 +337,17 @@ BAD_PERPLEXITY = [
     (dict(stride=0), ValueError, "stride must be an int in"),
     (dict(stride=32, max_length=16), ValueError, "stride must be an int in"),
     (dict(max_length=1), ValueError, "max_length must be an int ≥ 2"),
+    (dict(max_length=0), ValueError, "max_length must be an int ≥ 2 .*got 0"),
     (dict(max_length=10_000), ValueError, "exceeds the model's context of 8192"),
 ]
+
+
+def test_perplexity_wants_the_model_before_the_tokenizer(tiny_gpt2):
+    def tokenizer(text, return_tensors=None):       # never called: the arguments are checked first
+        raise AssertionError("tokenized")
+
+    with pytest.raises(TypeError, match="takes the model, then its tokenizer; got a function and a GPT2LMHeadModel"):
+        perplexity(tokenizer, tiny_gpt2, ["a text"])
 
 
 @pytest.mark.parametrize("bad, error, message", BAD_PERPLEXITY, ids=[m for _, _, m in BAD_PERPLEXITY])
@@ -315,7 +371,7 @@ def test_standalone_logit_processors_refuse_bad_settings():
         apply_temperature(scores, 0)
     with pytest.raises(ValueError, match="repetition penalty must be > 0"):
         apply_repetition_penalty(torch.tensor([[1, 2]]), scores, 0)
-    assert torch.isfinite(apply_top_p(scores, 1.0)).all() and torch.isfinite(apply_top_k(scores, 10)).all()
+    assert torch.equal(apply_top_p(scores, 1.0), scores) and torch.equal(apply_top_k(scores, 10), scores)  # keep all
 
 
 def test_an_unknown_early_stopping_value_is_refused():

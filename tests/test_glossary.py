@@ -146,6 +146,19 @@ def test_bad_chapter_and_lang_are_named():
     with pytest.raises(ValueError, match=r"lang must be one of \['en', 'zh', 'both'\], got 'de'"):
         gl.show_summary(1, lang="de")
     assert gl.glossary(3) == gl.glossary("3") == gl.glossary("03")
+    chapter_03 = gl.glossary("03")
+    assert chapter_03 and all("03" in term.chapters for term in chapter_03)          # that chapter's terms …
+    assert len(chapter_03) < len(gl.glossary()) and chapter_03 != gl.glossary("02")   # … and only those
+
+
+def test_a_near_miss_chapter_or_lang_gets_a_suggestion_and_one_check_lang_serves_both():
+    from sftlab import quiz
+
+    with pytest.raises(ValueError, match=r"no chapter 'ch4'; expected one of \[.*\] \(did you mean '04'\?\)"):
+        gl.glossary("ch4")
+    with pytest.raises(ValueError, match=r"got 'CN' \(did you mean 'zh'\?\)"):
+        gl.summary("03", lang="CN")
+    assert gl.check_lang is quiz.check_lang
 
 
 # ---------------------------------------------------------------- rendering

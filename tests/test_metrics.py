@@ -65,3 +65,13 @@ def test_bad_input(y_true, y_pred, error, match):
 def test_ids_out_of_range():
     with pytest.raises(ValueError, match="0 … 1"):
         metrics.confusion_matrix([0, 2], [0, 1], num_classes=2)
+
+
+def test_wrong_types_for_num_classes_label_names_and_format_metrics_are_named():
+    with pytest.raises(TypeError, match="num_classes must be a positive int or None .*got '2'"):
+        metrics.confusion_matrix([0, 1], [0, 1], num_classes="2")
+    with pytest.raises(TypeError, match=r"label_names must be a list of class names .*got 'neg pos'"):
+        metrics.classification_metrics([0, 1], [0, 1], "neg pos")      # would score 7 "classes", one per letter
+    with pytest.raises(ValueError, match=r"takes what classification_metrics returns; this dict lacks "
+                                         r"\['macro_f1', 'per_class'\]"):
+        metrics.format_metrics({"accuracy": 0.5}, "test")

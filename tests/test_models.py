@@ -66,7 +66,9 @@ def test_word_vectors_are_read_from_the_package_files_once_per_process(offline, 
 def test_offline_causal_lm_generates(offline_causal_lm):
     tokenizer, model = offline_causal_lm
     assert type(model).__name__ == "LlamaForCausalLM" and not model.training
-    assert tokenizer.pad_token is not None
+    batch = tokenizer(["Hi", "a much longer prompt than that"], padding=True, return_tensors="pt")   # batching works
+    padded = batch["attention_mask"][0] == 0
+    assert padded.any() and (batch["input_ids"][0][padded] == tokenizer.pad_token_id).all()
     ids = tokenizer("The capital of France is", return_tensors="pt")
     out = model.generate(**ids, max_new_tokens=5, do_sample=False)
     assert out.shape == (1, ids["input_ids"].shape[1] + 5)
@@ -91,6 +93,37 @@ def test_smollm2_conversion_is_cached_on_disk(offline):
 def test_encoder_bad_arguments(offline, kwargs, match):
     with pytest.raises(ValueError, match=match):
         models.load_encoder(**kwargs)
+
+
+LABELS = ["O", "B-PER", "I-PER"]
+TOKENS = "token-classification"
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(num_labels=5, id2label=dict(enumerate(LABELS))), ValueError,
+     r"num_labels=5 but id2label has 3 entries \[\(0, 'O'\), \(1, 'B-PER'\), \(2, 'I-PER'\)\]"),
+    (dict(num_labels=2, label2id={n: i for i, n in enumerate(LABELS)}), ValueError,
+     "num_labels=2 but label2id has 3 entries"),
+    (dict(num_labels=3, id2label=LABELS), TypeError, r"id2label must be a dict, got list.*dict\(enumerate\(names\)\)"),
+    (dict(num_labels=3, id2label={str(i): n for i, n in enumerate(LABELS)}), ValueError,
+     r"id2label's keys must be the label ids 0 … 2 as ints, got \['0', '1', '2'\]"),
+    (dict(num_labels=3, id2label=dict(enumerate(LABELS)), label2id={n: i for i, n in enumerate(reversed(LABELS))}),
+     ValueError, r"id2label and label2id disagree: id2label\[0\] = 'O' but label2id\['O'\] = 2"),
+])
+def test_encoder_label_maps_must_agree_with_num_labels(offline, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        models.load_encoder(TOKENS, **kwargs)
+
+
+def test_label_maps_need_a_classification_head(offline):
+    with pytest.raises(ValueError, match=r"id2label name the labels of a classification head, and "
+                                         r"task='question-answering' has none"):
+        models.load_encoder("question-answering", id2label=dict(enumerate(LABELS)))
+
+
+def test_label2id_alone_gives_the_model_its_names_too(offline):
+    _, model = models.load_encoder(TOKENS, num_labels=3, label2id={n: i for i, n in enumerate(LABELS)})
+    assert model.config.id2label == dict(enumerate(LABELS))
 
 
 @pytest.mark.parametrize("role, loader", [

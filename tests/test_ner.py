@@ -242,6 +242,19 @@ def test_highlight_rejects_entities_from_another_text():
         ner.highlight("New York City", [("New York", "LOC", 0, 8, 1.0), ("York City", "LOC", 4, 13, 1.0)])
 
 
+def test_highlight_names_an_entity_that_ends_before_it_starts_and_other_wrong_spans():
+    text = "Angela Merkel visited Paris."
+    with pytest.raises(ValueError, match=r"entity 'Paris' ends before it starts: start=27, end=22"):
+        ner.highlight(text, [("Paris", "LOC", 27, 22)])
+    with pytest.raises(ValueError, match=r"entity 'Paris' is empty: start=22, end=22"):
+        ner.highlight(text, [("Paris", "LOC", 22, 22)])
+    with pytest.raises(TypeError, match=r"start and end must be character offsets \(ints\), got '22' and '27'"):
+        ner.highlight(text, [("Paris", "LOC", "22", "27")])
+    with pytest.raises(TypeError, match=r"entities must be a list .*got Entity.*for one entity pass \[entity\]"):
+        ner.highlight(text, ner.Entity("Paris", "LOC", 22, 27, 0.9))
+    assert str(ner.highlight(text, (e for e in [("Paris", "LOC", 22, 27)]))) == "Angela Merkel visited [Paris|LOC]."
+
+
 # ---------------------------------------------------------------- entity-level metrics
 
 TRUE = [["B-PER", "I-PER", "O", "O", "B-LOC"], ["B-ORG", "I-ORG", "I-ORG", "O"], ["O", "B-MISC", "O"]]
@@ -280,6 +293,67 @@ def test_entity_metrics_errors():
         ner.entity_metrics(TRUE, PRED[:2])
     with pytest.raises(TypeError, match="tags must be strings"):
         ner.entity_metrics([[1, 0]], [[1, 0]])
+
+
+BAD_TAGS = [("X-ORG", r"unknown tag 'X-ORG'; expected a BIO tag: 'O', or 'B-' / 'I-' and the entity type"),
+            ("ORG", r"unknown tag 'ORG'.*'ORG' has no prefix: 'B-ORG' starts an entity, 'I-ORG' continues one"),
+            ("E-ORG", r"unknown tag 'E-ORG'.*BIOES is not supported here: write E- as I- and S- as B-"),
+            ("b-org", r"unknown tag 'b-org'.*upper case: 'B-ORG'"),
+            ("B-", r"unknown tag 'B-'.*the entity type after the prefix is missing")]
+
+
+@pytest.mark.parametrize("tag, message", BAD_TAGS, ids=[t for t, _ in BAD_TAGS])
+def test_scores_name_a_tag_that_is_not_bio(tag, message):
+    true, pred = [["B-ORG", "O"], ["O", "B-PER"]], [["B-ORG", "O"], ["O", tag]]
+    for score in (ner.entity_metrics, ner.entity_errors, ner.entity_confusion):
+        with pytest.raises(ValueError, match="sentence 1: " + message):
+            score(true, pred)
+    with pytest.raises(ValueError, match="sentence 1: " + message):
+        ner.scores_by_novelty([["a", "b"], ["c", "d"]], true, pred, seen=set())
+
+
+def test_label_lists_that_are_not_bio_are_refused_before_any_work(tokenizer):
+    labels = ["O", "B-PER", "I-PER", "X-ORG"]
+    with pytest.raises(ValueError, match=r"label_names, position 3: unknown tag 'X-ORG'"):
+        ner.metrics_for(labels)                          # at once, not after an epoch of training
+    with pytest.raises(ValueError, match=r"label_names, position 3: unknown tag 'X-ORG'"):
+        ner.predictions_to_tags(torch.zeros(1, 2, 4), torch.zeros(1, 2, dtype=torch.long), labels)
+    with pytest.raises(ValueError, match=r"label_names, position 1: unknown tag 'PER'.*has no prefix"):
+        ner.allowed_transitions(["O", "PER"])
+    with pytest.raises(ValueError, match=r"label_names, position 1: unknown tag 'S-PER'.*BIOES"):
+        ner.decode([torch.zeros(2, 3)], ["O", "S-PER", "E-PER"])
+    model = SimpleNamespace(config=SimpleNamespace(num_labels=4))    # never called: the labels are checked first
+    with pytest.raises(ValueError, match=r"label_names .*position 3: unknown tag 'MISC'.*has no prefix"):
+        ner.predict_entities("Paris", model, tokenizer, label_names=["O", "B-LOC", "I-LOC", "MISC"])
+
+
+def test_entity_confusion_names_a_type_missing_from_types():
+    with pytest.raises(ValueError, match=r"entity type\(s\) \['DRUG'\] that types=\['PER'\] lacks"):
+        ner.entity_confusion([["B-DRUG", "B-PER"]], [["O", "B-PER"]], types=["PER"])
+    with pytest.raises(TypeError, match="types must be a list of entity types"):
+        ner.entity_confusion([["B-PER"]], [["B-PER"]], types="PER")
+
+
+def test_more_wrong_inputs_to_the_ner_helpers_are_named():
+    with pytest.raises(ValueError, match=r"takes what entity_metrics returns; this dict lacks \['precision'"):
+        ner.format_entity_report({"f1": 0.5})
+    with pytest.raises(ValueError, match=r"labels holds id 9, but label_names has 9 labels \(ids 0 … 8, and -100"):
+        ner.predictions_to_tags(torch.zeros(1, 2, 9), torch.tensor([[9, 0]]), NER_LABELS)
+    with pytest.raises(TypeError, match="true_tag_seqs must be a list of tag lists, one per sentence, got dict"):
+        ner.entity_metrics({"tags": ["O"]}, {"tags": ["O"]})
+    with pytest.raises(TypeError, match="split_words takes one raw string, got NoneType"):
+        ner.split_words(None)
+    with pytest.raises(TypeError, match="Highlighted takes the raw text as a string, got list"):
+        ner.Highlighted(["Paris"], [])
+    with pytest.raises(ValueError, match=r"allowed must be a \(4, 3\) bool tensor for 3 labels .*shape \(3, 3\)"):
+        ner.viterbi(torch.zeros(2, 3), torch.ones(3, 3, dtype=torch.bool))
+
+
+def test_entity_strings_and_novelty_want_one_token_list_per_tag_list():
+    with pytest.raises(ValueError, match="sentence 0: 3 tokens but 2 tags"):
+        ner.entity_strings([["New", "York", "!"]], [["B-LOC", "I-LOC"]])
+    with pytest.raises(ValueError, match="2 token lists but 1 tag lists"):
+        ner.entity_strings([["a"], ["b"]], [["O"]])
 
 
 def test_predictions_to_tags_skips_minus_100_and_metrics_for_handles_ragged_batches():
@@ -393,6 +467,10 @@ def test_may_follow_is_the_one_bio_rule():
     assert ner.may_follow("B-PER", "I-PER") and ner.may_follow("I-PER", "I-PER")
     assert not ner.may_follow(None, "I-PER") and not ner.may_follow("O", "I-PER")
     assert not ner.may_follow("B-LOC", "I-PER")
+    with pytest.raises(ValueError, match=r"may_follow\('X-PER', 'I-PER'\): unknown tag 'X-PER'"):
+        ner.may_follow("X-PER", "I-PER")
+    with pytest.raises(ValueError, match=r"position 1: unknown tag 'I_PER'.*joined by a hyphen: 'I-PER'"):
+        ner.invalid_transitions(["B-PER", "I_PER"])
 
 
 def test_viterbi_with_every_step_allowed_is_the_argmax():
@@ -404,6 +482,10 @@ def test_decode_argmax_or_constrained():
     log_probs = [torch.tensor([[0.5, 0.4, 0.0, 0.1, 0.0], [0.02, 0.05, 0.9, 0.02, 0.01]]).log()]
     assert ner.decode(log_probs, SMALL) == [["O", "I-PER"]]
     assert ner.decode(log_probs, SMALL, constrained=True) == [["B-PER", "I-PER"]]
+    with pytest.raises(TypeError, match=r"a list of \(W, C\) tensors, one per sentence.*pass \[log_probs\]"):
+        ner.decode(log_probs[0], SMALL)
+    with pytest.raises(ValueError, match=r"log_probs\[0\] must be a \(W, C\) tensor with C = 9 labels, got shape"):
+        ner.decode(log_probs)                            # five scores per word, nine labels
 
 
 def test_predict_word_log_probs_reads_first_subtokens(tokenizer):

@@ -188,6 +188,22 @@ def test_entity_spans(tags, spans):
     assert data.entity_spans(tags) == spans
 
 
+@pytest.mark.parametrize("tags, error, message", [
+    (["B-PER", "X-PER"], ValueError, r"tags, position 1: unknown tag 'X-PER'; expected a BIO tag: 'O', or 'B-' / 'I-'"),
+    (["O", "LOC"], ValueError, r"position 1: unknown tag 'LOC'.*'B-LOC' starts an entity"),
+    (["S-LOC"], ValueError, r"position 0: unknown tag 'S-LOC'.*BIOES is not supported here"),
+    ([1, 2, -100], ValueError, r"tag -100 is neither a tag name nor a label id of NER_LABELS \(0 … 8\)"),
+    ([1, -1], ValueError, r"tag -1 is neither a tag name nor a label id"),        # not NER_LABELS[-1] = I-MISC
+    ([9], ValueError, r"tag 9 is neither a tag name nor a label id"),
+    ("B-PER I-PER", TypeError, r"tags must be a list of tags .*got str 'B-PER I-PER'; split the string"),
+    ({"tokens": ["Paris"], "ner_tags": [5]}, TypeError, r"got a dict with keys \['tokens', 'ner_tags'\]; pass "
+                                                       r"row\['ner_tags'\]"),
+])
+def test_entity_spans_names_a_tag_that_is_not_bio(tags, error, message):
+    with pytest.raises(error, match=message):
+        data.entity_spans(tags)
+
+
 # ---------------------------------------------------------------- read_conll: good and bad files
 
 

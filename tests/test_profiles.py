@@ -116,8 +116,13 @@ def test_banner_is_one_line_naming_profile_models_and_switch(offline, capsys):
         assert needle in line
 
 
-def test_best_device_is_one_of_the_known_names():
-    assert profiles.best_device() in ("cuda", "mps", "cpu")
+@pytest.mark.parametrize("cuda, mps, best", [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")])
+def test_best_device_is_the_fastest_one_torch_can_use(monkeypatch, cuda, mps, best):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert profiles.best_device() == best
 
 
 def test_data_sizes_follow_the_profile_and_the_standin(monkeypatch, tmp_path):

@@ -1,5 +1,7 @@
 """Progress bars in saved notebooks show their final state, and library noise is silenced."""
 
+import os
+
 import nbformat
 
 from sftlab import progress, runner
@@ -27,10 +29,30 @@ def test_a_saved_notebook_has_no_bar_frozen_at_zero(tmp_path):
     assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
 
 
-def test_quiet_libraries_silences_transformers_and_datasets():
+def test_quiet_libraries_silences_transformers_and_datasets(monkeypatch):
+    """Starting from noisy libraries (as a fresh kernel has them), one call leaves only errors."""
+    import warnings
+
     import datasets
     import transformers
 
-    progress.quiet_libraries()
-    assert transformers.logging.get_verbosity() == transformers.logging.ERROR
-    assert not datasets.is_progress_bar_enabled()
+    before = transformers.logging.get_verbosity(), datasets.logging.get_verbosity(), datasets.is_progress_bar_enabled()
+    monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
+    transformers.logging.set_verbosity_info()
+    datasets.logging.set_verbosity_info()
+    datasets.enable_progress_bars()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            progress.quiet_libraries()
+            warnings.warn_explicit("an argument is deprecated", FutureWarning, "x.py", 1, module="transformers.trainer")
+            warnings.warn_explicit("a real problem", UserWarning, "x.py", 2, module="transformers.trainer")
+        assert transformers.logging.get_verbosity() == transformers.logging.ERROR
+        assert datasets.logging.get_verbosity() == datasets.logging.ERROR
+        assert not datasets.is_progress_bar_enabled()
+        assert os.environ["TOKENIZERS_PARALLELISM"] == "false"
+        assert [str(w.message) for w in caught] == ["a real problem"]           # only the deprecation is hidden
+    finally:
+        transformers.logging.set_verbosity(before[0])
+        datasets.logging.set_verbosity(before[1])
+        (datasets.enable_progress_bars if before[2] else datasets.disable_progress_bars)()

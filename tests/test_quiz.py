@@ -117,6 +117,8 @@ def test_select_filters_and_shuffles_reproducibly(bank):
     assert [q.id for q in quiz.select(bank, tags="misconception")] == ["00-eval-mode", "02-mask-value"]
     shuffled = quiz.select(bank, shuffle=True, seed=3)
     assert shuffled == quiz.select(bank, shuffle=True, seed=3) and sorted(shuffled, key=bank.index) == bank
+    assert shuffled != bank and quiz.select(bank, shuffle=True, seed=4) != shuffled   # shuffled, by the seed
+    assert quiz.select(bank) == bank                                                   # bank order by default
     with pytest.raises(ValueError, match=r"no notebook '09'.*\['00', '01'"):
         quiz.select(bank, notebook="09")
 
@@ -188,6 +190,24 @@ def test_cards_bad_arguments_and_empty_selection(capsys):
         quiz.cards(notebook="9", directory=FIXTURES)
     quiz.cards(notebook="05", directory=FIXTURES)
     assert capsys.readouterr().out == "No interview questions for notebook 05 yet.\n"
+
+
+def test_a_mistyped_tag_or_notebook_is_named_with_the_closest_ones(capsys):
+    with pytest.raises(ValueError, match=r"no question has the tag 'misconcepton' \(did you mean 'misconception'\?\)"):
+        quiz.cards(tags="misconcepton", directory=FIXTURES)
+    with pytest.raises(ValueError, match=r"no question has the tag 'Pitfall' \(did you mean 'pitfall'\?\)"):
+        quiz.cards(tags=["Pitfall"], directory=FIXTURES)
+    with pytest.raises(TypeError, match="tags must be a tag or a list of tags"):
+        quiz.cards(tags=3, directory=FIXTURES)
+    with pytest.raises(ValueError, match=r"no notebook 'ch2' in the course; expected one of .*\(did you mean '02'\?\)"):
+        quiz.cards(notebook="ch2", directory=FIXTURES)
+    quiz.cards(notebook="05", tags="pitfall", directory=FIXTURES)   # a real tag this notebook lacks: no error
+    assert capsys.readouterr().out == "No interview questions for notebook 05 tagged ['pitfall'] yet.\n"
+
+
+def test_record_wants_a_question_id(tmp_path):
+    with pytest.raises(TypeError, match=r"question_id must be a question's id .*got Question"):
+        quiz.record(quiz.load_bank(FIXTURES)[0], "known", tmp_path / "progress.json")
 
 
 def test_cards_in_a_kernel_display_a_deck_with_a_plain_text_view(monkeypatch):

@@ -87,9 +87,12 @@ def test_lcs_length_by_hand_and_symmetry():
 
 
 def test_mean_rouge_l_and_its_errors():
+    from rouge_score import rouge_scorer
+
     pairs = ENGLISH[:4]
+    scorer = rouge_scorer.RougeScorer(["rougeL"])
     assert mean_rouge_l([p for p, _ in pairs], [r for _, r in pairs]) == pytest.approx(
-        sum(rouge_l(p, r) for p, r in pairs) / 4)
+        sum(scorer.score(r, p)["rougeL"].fmeasure for p, r in pairs) / 4, abs=1e-12)
     with pytest.raises(ValueError, match="2 predictions but 1 references"):
         mean_rouge_l(["a", "b"], ["a"])
     with pytest.raises(TypeError, match="predictions must be a list of strings"):
@@ -98,6 +101,10 @@ def test_mean_rouge_l_and_its_errors():
         mean_rouge_l([], [])
     with pytest.raises(TypeError, match="needs a string"):
         rouge_tokens(None)
+    with pytest.raises(TypeError, match="predictions must be a list of strings, got generator"):
+        mean_rouge_l((p for p, _ in pairs), [r for _, r in pairs])
+    with pytest.raises(TypeError, match="predictions must be a list of strings, got dict"):
+        chrf({"a": "b"}, ["a"])                          # would score the keys
 
 
 def test_chrf_is_sacrebleus():

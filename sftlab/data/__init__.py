@@ -7,10 +7,15 @@
     load_ner(profile)         -> DatasetDict  train / validation / test, one row per sentence
     read_conll(path)          -> list         the sentences of any CoNLL-style file (bring your own data)
     ner_summary(dd)           -> DataFrame    sentences, tokens and entity mentions per type × split
+    entity_spans(tags)        -> list         (type, start, end) of each entity in one sentence's BIO tags
+    check_bio_tags(tags)      -> None         ValueError naming the first tag that is not BIO (O, B-X, I-X)
     load_lm_corpus(name)      -> DatasetDict  train / heldout, one row per entry (title, text), both profiles
     load_instructions(profile)-> DatasetDict  train / validation / test chat conversations (chapter 06), both profiles
     load_qa(profile)          -> DatasetDict  train / validation / test in SQuAD v1.1's schema (chapter 07)
     load_qa_unanswerable()    -> DatasetDict  SQuAD-2-style questions the passage does not answer, by split
+
+Every DatasetDict above is a CourseDatasetDict (sftlab/data/splits.py): asked for a split it lacks
+(`load_sentiment()["valid"]`) it names the splits it has, and map/filter/cast keep that.
 
 Sentiment schema, every loader (one row per sentence):
 
@@ -67,6 +72,8 @@ from sftlab.data.ner import (  # noqa: F401
     NER_DIR,
     NER_LABELS,
     NER_TYPES,
+    bio_problem,
+    check_bio_tags,
     entity_spans,
     load_ner,
     ner_features,

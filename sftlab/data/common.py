@@ -10,6 +10,9 @@ SPLITS = ("train", "validation", "test")
 
 def check_texts(texts, where: str) -> None:
     """Raise a TypeError naming the first item of texts that is not a string (and where it was passed)."""
+    if isinstance(texts, str) or not hasattr(texts, "__iter__"):     # a string would pass, one letter at a time
+        raise TypeError(f"{where}: expected a list of texts, got {type(texts).__name__} {texts!r:.40}"
+                        + ("; wrap one text in a list: [text]" if isinstance(texts, str) else ""))
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"{where}: text {i} is {type(text).__name__} {text!r:.40}, expected a string")
@@ -75,6 +78,12 @@ def by_profile(profile, offline, full, what: str):
 
 def stratified_subset(dataset, rows: int | None, seed: int = 0):
     """`rows` rows of a labelled Dataset, drawn so that each label keeps its share (seeded); None: all of it."""
+    if hasattr(dataset, "keys"):     # a DatasetDict: its len() counts splits, so the row check below would mislead
+        raise TypeError(f"stratified_subset takes one split (a Dataset), got a {type(dataset).__name__} of splits "
+                        f"{list(dataset)}; pick one, e.g. stratified_subset(data['train'], {rows!r})")
+    if "label" not in getattr(dataset, "column_names", ()):
+        raise ValueError(f"stratified_subset keeps each label's share, so it needs a 'label' column; got "
+                         f"{type(dataset).__name__} with columns {getattr(dataset, 'column_names', None)}")
     if rows is None:
         return dataset
     if not isinstance(rows, int) or isinstance(rows, bool) or not 0 < rows <= len(dataset):

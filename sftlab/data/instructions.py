@@ -83,6 +83,8 @@ def load_instructions(profile=None):
     """
     import datasets
 
+    from sftlab.data.splits import CourseDatasetDict
+
     name = profiles.active().name if profile is None else profile
     if name not in ("offline", "full"):
         raise ValueError(f"profile={profile!r} is not a profile; expected 'offline', 'full' or None (active)")
@@ -94,4 +96,4 @@ def load_instructions(profile=None):
                 raise ValueError(f"id {record['id']!r} appears in {seen[record['id']]} and in {split}")
             seen[record["id"]] = split
         splits[split] = datasets.Dataset.from_list(records, features=instruction_features())
-    return datasets.DatasetDict(splits)
+    return CourseDatasetDict(splits)

@@ -44,9 +44,11 @@ def load_lm_corpus(name="travel"):
     """
     import datasets
 
+    from sftlab.data.splits import CourseDatasetDict
+
     if name not in LM_CORPORA:
         raise ValueError(f"unknown LM corpus {name!r}; known corpora: {list(LM_CORPORA)}")
-    return datasets.DatasetDict({
+    return CourseDatasetDict({
         split: datasets.Dataset.from_list(read_lm_jsonl(LM_DIR / name / f"{split}.jsonl"), features=lm_features())
         for split in LM_SPLITS
     })

@@ -77,12 +77,52 @@ def read_conll(path) -> list[dict]:
     return sentences
 
 
+def bio_problem(tag) -> str | None:
+    """What is wrong with one tag under BIO ("O", "B-TYPE" or "I-TYPE", any type), in words; None if nothing."""
+    if tag == "O" or (isinstance(tag, str) and tag[:2] in ("B-", "I-") and len(tag) > 2):
+        return None
+    problem = f"unknown tag {tag!r}; expected a BIO tag: 'O', or 'B-' / 'I-' and the entity type, such as 'B-PER'"
+    if not isinstance(tag, str):
+        return problem + " (tag names are strings; map label ids with NER_LABELS[i])"
+    prefix, dash, kind = tag.partition("-")
+    if tag[:2] in ("B_", "I_", "B ", "I "):
+        return problem + f" (the prefix is joined by a hyphen: {tag[0] + '-' + tag[2:]!r})"
+    if not dash and tag.upper() != "O":
+        return problem + f" ({tag!r} has no prefix: 'B-{tag}' starts an entity, 'I-{tag}' continues one)"
+    if prefix in ("E", "S"):
+        return problem + " (BIOES is not supported here: write E- as I- and S- as B-)"
+    if dash and not kind:
+        return problem + " (the entity type after the prefix is missing)"
+    if prefix in ("b", "i") or tag == "o":
+        return problem + f" (upper case: {tag.upper()!r})"
+    return problem
+
+
+def check_bio_tags(tags, where: str = "tags") -> None:
+    """TypeError unless tags is a list of tags; ValueError naming the first one that is not BIO, and where it is."""
+    if isinstance(tags, str) or not hasattr(tags, "__iter__"):
+        raise TypeError(f"{where} must be a list of tags such as ['B-PER', 'I-PER', 'O'], got "
+                        f"{type(tags).__name__} {tags!r:.60}" + ("; split the string: tags.split()"
+                                                                if isinstance(tags, str) else ""))
+    for i, tag in enumerate(tags):
+        problem = bio_problem(tag)
+        if problem:
+            raise ValueError(f"{where}, position {i}: {problem}")
+
+
 def entity_spans(tags) -> list[tuple[str, int, int]]:
     """(type, start, end) of each entity in one sentence's BIO tags; end is exclusive.
 
-    tags: strings ("B-PER") or ClassLabel ids (1); ["B-PER", "I-PER", "O", "B-LOC"] -> [("PER", 0, 2), ("LOC", 3, 4)].
+    tags: strings ("B-PER") or ClassLabel ids of NER_LABELS (1); ["B-PER", "I-PER", "O", "B-LOC"] ->
+    [("PER", 0, 2), ("LOC", 3, 4)]. A tag that is not BIO, or an id outside NER_LABELS, is a ValueError.
     """
-    names = [t if isinstance(t, str) else NER_LABELS[int(t)] for t in tags]
+    if isinstance(tags, dict):
+        raise TypeError(f"entity_spans takes one sentence's tags, got a dict with keys {list(tags)}; pass "
+                        f"row['ner_tags']")
+    if isinstance(tags, str):
+        check_bio_tags(tags)                             # the TypeError that says to split the string
+    names = [t if isinstance(t, str) else _label_name(t) for t in tags]
+    check_bio_tags(names)
     spans, start = [], None
     for i, tag in enumerate([*names, "O"]):  # a final "O" closes an entity that ends the sentence
         if start is not None and not (tag.startswith("I-") and tag[2:] == names[start][2:]):
@@ -91,6 +131,16 @@ def entity_spans(tags) -> list[tuple[str, int, int]]:
         if tag.startswith("B-") or (tag.startswith("I-") and start is None):  # a stray I- opens one too
             start = i
     return spans
+
+
+def _label_name(label_id) -> str:
+    """NER_LABELS[label_id] for a ClassLabel id (int, numpy or 0-d torch int); ValueError for -100 or past the end
+    (a negative index would silently read from the end of the list)."""
+    if not hasattr(label_id, "__index__") or isinstance(label_id, bool) or not 0 <= int(label_id) < len(NER_LABELS):
+        raise ValueError(f"tag {label_id!r} is neither a tag name nor a label id of NER_LABELS (0 … "
+                         f"{len(NER_LABELS) - 1})" + ("; -100 marks sub-tokens the loss ignores: drop those "
+                                                      "positions first" if label_id == -100 else ""))
+    return NER_LABELS[int(label_id)]
 
 
 def load_ner(profile=None):
@@ -106,6 +156,8 @@ def _load_ner_folder(folder: Path):
     """folder/<split>.conll for each split as a DatasetDict, sentences in file order."""
     import datasets
 
+    from sftlab.data.splits import CourseDatasetDict
+
     splits = {}
     for split in SPLITS:
         sentences = read_conll(Path(folder) / f"{split}.conll")
@@ -116,17 +168,17 @@ def _load_ner_folder(folder: Path):
             },
             features=ner_features(),
         )
-    return datasets.DatasetDict(splits)
+    return CourseDatasetDict(splits)
 
 
 def _load_conll2003():
     """CoNLL-2003 in the course schema: its own train / validation / test, `id`, POS and chunk tags dropped."""
-    import datasets
+    from sftlab.data.splits import CourseDatasetDict
 
     conll = _from_hub(CONLL2003_REPO, "CoNLL-2003", "the course's NER set", revision=CONLL2003_REVISION)
     # columns: id, tokens, pos_tags, chunk_tags, ner_tags (lists of ClassLabel ids)
     _check_hub_schema("CoNLL-2003", conll["train"].features["ner_tags"].feature.names, NER_LABELS)
-    return datasets.DatasetDict({
+    return CourseDatasetDict({
         split: conll[split].select_columns(["tokens", "ner_tags"]).cast(ner_features()) for split in SPLITS
     })
 

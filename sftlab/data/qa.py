@@ -90,7 +90,7 @@ def _qa_dataset(records):
 
 def _load_qa_folder(folder: Path):
     """folder/<split>.jsonl for each split as a DatasetDict; ids unique across splits."""
-    import datasets
+    from sftlab.data.splits import CourseDatasetDict
 
     splits, seen = {}, {}
     for split in SPLITS:
@@ -100,7 +100,7 @@ def _load_qa_folder(folder: Path):
                 raise ValueError(f"id {record['id']!r} appears in {seen[record['id']]} and in {split}")
             seen[record["id"]] = split
         splits[split] = _qa_dataset(records)
-    return datasets.DatasetDict(splits)
+    return CourseDatasetDict(splits)
 
 
 def load_qa_unanswerable():
@@ -110,13 +110,13 @@ def load_qa_unanswerable():
     not say, and sits in that passage's split, so a model tuned to say "no answer" is tested on passages
     it never saw. From data/qa/unanswerable.jsonl, in file order; the same for both profiles.
     """
-    import datasets
+    from sftlab.data.splits import CourseDatasetDict
 
     records = read_qa_jsonl(QA_DIR / "unanswerable.jsonl", answerable=False)
     for i, record in enumerate(records, start=1):
         if record.get("split") not in SPLITS:
             raise ValueError(f"unanswerable.jsonl, record {i}: split {record.get('split')!r}; expected one of {SPLITS}")
-    return datasets.DatasetDict({
+    return CourseDatasetDict({
         split: _qa_dataset([r for r in records if r["split"] == split]) for split in SPLITS
     })
 
@@ -126,7 +126,7 @@ def _load_squad():
     articles (whole articles, so no passage is in two splits), train = the rest of SQuAD train."""
     import random
 
-    import datasets
+    from sftlab.data.splits import CourseDatasetDict
 
     squad = _from_hub(SQUAD_REPO, "SQuAD v1.1", "the course's QA set")  # id, title, context, question, answers
 
@@ -134,7 +134,7 @@ def _load_squad():
     titles = sorted(set(train["title"]))
     n_held_out = max(1, round(SQUAD_VALIDATION_FRACTION * len(titles)))
     held_out = set(random.Random(SQUAD_SEED).sample(titles, n_held_out))
-    return datasets.DatasetDict({
+    return CourseDatasetDict({
         "train": train.filter(lambda title: title not in held_out, input_columns="title"),
         "validation": train.filter(lambda title: title in held_out, input_columns="title"),
         "test": squad["validation"].cast(qa_features()),

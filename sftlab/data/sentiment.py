@@ -63,6 +63,8 @@ def _load_sentiment_folder(folder: Path):
     """The offline set: folder/*.jsonl as a DatasetDict, each file's split kept, sorted by domain then line."""
     import datasets
 
+    from sftlab.data.splits import CourseDatasetDict
+
     records = _read_records(folder)
     splits = {}
     for split in SPLITS:
@@ -75,7 +77,7 @@ def _load_sentiment_folder(folder: Path):
             },
             features=sentiment_features(),
         )
-    return datasets.DatasetDict(splits)
+    return CourseDatasetDict(splits)
 
 
 def _load_sst2():
@@ -84,6 +86,8 @@ def _load_sst2():
     GLUE's own test split has no labels (label -1), so it is never used.
     """
     import datasets
+
+    from sftlab.data.splits import CourseDatasetDict
 
     glue = _from_hub(GLUE_REPO, "GLUE SST-2", "the course's sentiment set", "sst2")  # sentence, label, idx
     _check_hub_schema("SST-2", glue["train"].features["label"].names, ["negative", "positive"])
@@ -98,7 +102,7 @@ def _load_sst2():
     held_out = to_course_schema("train").train_test_split(
         test_size=SST2_VALIDATION_FRACTION, seed=SST2_SEED, stratify_by_column="label"
     )
-    return datasets.DatasetDict({
+    return CourseDatasetDict({
         "train": held_out["train"],
         "validation": held_out["test"],
         "test": to_course_schema("validation"),  # 872 labelled sentences

@@ -27,8 +27,24 @@ class OutOfVocabularyError(KeyError):
         return str(self.args[0])
 
 
+def _check_kv(kv) -> None:
+    """TypeError unless kv looks like gensim KeyedVectors (train_skipgram's result holds them in .kv)."""
+    if not hasattr(kv, "key_to_index") or not hasattr(kv, "vectors"):
+        hint = "; pass result.kv, the vectors train_skipgram's result holds" if hasattr(kv, "kv") else ""
+        raise TypeError(f"expected gensim KeyedVectors (load_word_vectors() or train_skipgram(...).kv), got "
+                        f"{type(kv).__name__}{hint}")
+
+
+def _check_restrict_vocab(restrict_vocab) -> None:
+    if restrict_vocab is not None and (isinstance(restrict_vocab, bool) or not isinstance(restrict_vocab, int)
+                                       or restrict_vocab < 1):
+        raise ValueError(f"restrict_vocab must be None (every word) or a positive int (the most frequent words "
+                         f"searched), got {restrict_vocab!r}")
+
+
 def word_index(kv, word: str) -> int:
     """The row of `word` in `kv`; OutOfVocabularyError naming the word and suggesting a spelling that exists."""
+    _check_kv(kv)
     if not isinstance(word, str):
         raise TypeError(f"expected a word (str), got {type(word).__name__} {word!r}")
     if word in kv.key_to_index:
@@ -63,6 +79,7 @@ def analogy(kv, a: str, b: str, c: str, k: int = 1, restrict_vocab: int | None =
 def _most_similar(kv, positive, negative, k, restrict_vocab):
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive int (how many words to return), got {k!r}")
+    _check_restrict_vocab(restrict_vocab)
     rows = [word_index(kv, w) for w in positive + negative]
     units = _unit_rows(kv, restrict_vocab)                                       # (R, D)
     query = sum(kv.vectors[r] / np.linalg.norm(kv.vectors[r]) for r in rows[:len(positive)])
@@ -114,6 +131,8 @@ def word_similarity(kv, path_or_pairs, restrict_vocab: int = 300_000) -> WordSim
     pairs with a word outside the first `restrict_vocab` words are skipped and reported as lost coverage."""
     from scipy.stats import spearmanr
 
+    _check_kv(kv)
+    _check_restrict_vocab(restrict_vocab)
     pairs = read_word_pairs(path_or_pairs) if isinstance(path_or_pairs, (str, Path)) else list(path_or_pairs)
     if not pairs or not all(len(p) == 3 for p in pairs):
         raise ValueError("path_or_pairs must be a file path or a non-empty list of (word, word, score) triples")
@@ -157,6 +176,8 @@ def analogy_accuracy(kv, path_or_lines, restrict_vocab: int = 300_000, batch_siz
     length), compared case-insensitively. Returns {"total": accuracy, "sections": {name: accuracy},
     "correct": {name: n}, "evaluated": {name: n}, "skipped": n}; a section with nothing evaluated scores 0.
     """
+    _check_kv(kv)
+    _check_restrict_vocab(restrict_vocab)
     questions = read_analogies(path_or_lines)
     if not questions:
         raise ValueError("no analogy questions found: expected ': section' lines followed by 'a b c d' lines")
@@ -190,6 +211,9 @@ def analogy_accuracy(kv, path_or_lines, restrict_vocab: int = 300_000, batch_siz
 
 def project_2d(vectors: np.ndarray) -> np.ndarray:
     """PCA to two dimensions: centre the (N, D) rows, project them on the top two right singular vectors, (N, 2)."""
+    if hasattr(vectors, "key_to_index"):
+        raise TypeError("project_2d takes an (N, D) array of vectors, got KeyedVectors; pass kv[words] for some "
+                        "words (or kv.vectors for all)")
     vectors = np.asarray(vectors, dtype=np.float64)
     if vectors.ndim != 2 or len(vectors) < 2:
         raise ValueError(f"expected an (N, D) array with N ≥ 2 rows, got shape {vectors.shape}")

@@ -60,6 +60,16 @@ def stem(word: str) -> str:
 
 # ---------------------------------------------------------------- vocabulary, subsampling, noise
 
+def _check_chunks(chunks) -> None:
+    """Token lists, not strings: a string would be counted letter by letter, silently."""
+    whole = isinstance(chunks, str) or not hasattr(chunks, "__len__") or len(chunks) == 0
+    bad = chunks if whole else next((chunk for chunk in chunks if not isinstance(chunk, list)), None)
+    if bad is not None:
+        raise TypeError(f"chunks must be a non-empty list of token lists, like load_corpus() returns; got "
+                        f"{type(bad).__name__} {bad!r:.40}{'' if whole else ' among the chunks'}: split each "
+                        f"text into tokens first, [text.split() for text in texts]")
+
+
 @dataclass
 class Vocabulary:
     """The words kept for training, most frequent first, with their counts in the corpus."""
@@ -71,6 +81,7 @@ class Vocabulary:
     @classmethod
     def build(cls, chunks, min_count: int = 5) -> "Vocabulary":
         """Every word that occurs at least `min_count` times in `chunks`, most frequent first."""
+        _check_chunks(chunks)
         if not isinstance(min_count, int) or min_count < 1:
             raise ValueError(f"min_count must be a positive int, got {min_count!r}")
         counter = Counter(token for chunk in chunks for token in chunk)
@@ -91,8 +102,8 @@ class Vocabulary:
 def keep_probabilities(counts: np.ndarray, sample: float = 1e-3) -> np.ndarray:
     """P(keep) per word for frequent-word subsampling, (√(f/t) + 1)·t/f capped at 1 (word2vec's C code and
     gensim), with f the word's share of all tokens and t = sample; sample=0 keeps everything. (V,) float64."""
-    if sample < 0:
-        raise ValueError(f"sample must be ≥ 0 (0 turns subsampling off), got {sample!r}")
+    if isinstance(sample, bool) or not isinstance(sample, (int, float)) or sample < 0:
+        raise ValueError(f"sample must be a number ≥ 0 (0 turns subsampling off), got {sample!r}")
     counts = np.asarray(counts, dtype=np.float64)
     if sample == 0:
         return np.ones(len(counts))
@@ -110,6 +121,8 @@ def skipgram_pairs(ids: list[np.ndarray], window: int, keep: np.ndarray, rng: np
     """One epoch of (centre, context) id pairs, shuffled: subsample tokens, then give each centre a random
     window of 1..`window` words on each side (so near words count more), never crossing a chunk boundary.
     Returns two (N,) int64 arrays."""
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be a positive int (the largest centre–context distance), got {window!r}")
     kept = [chunk[rng.random(len(chunk)) < keep[chunk]] for chunk in ids]   # subsampling, fresh each epoch
     tokens = np.concatenate(kept)                                            # (T,) all chunks end to end
     chunk_of = np.repeat(np.arange(len(kept)), [len(c) for c in kept])       # (T,) which chunk a token is in
@@ -133,6 +146,9 @@ class SkipGramNS(nn.Module):
 
     def __init__(self, vocab_size: int, dim: int):
         super().__init__()
+        for name, value in (("vocab_size", vocab_size), ("dim", dim)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
         # sparse=True: a batch touches a few thousand of the V rows, so only those get a gradient
         self.centre = nn.Embedding(vocab_size, dim, sparse=True)   # v_w: the word vectors we keep
         self.context = nn.Embedding(vocab_size, dim, sparse=True)  # u_w: used only to score contexts
@@ -194,14 +210,21 @@ def train_skipgram(chunks, config: SkipGramConfig | None = None, progress: bool 
     from sftlab.progress import progress_bar
 
     config = config or SkipGramConfig()
+    if not isinstance(config, SkipGramConfig):
+        raise TypeError(f"config must be a SkipGramConfig, got {type(config).__name__} {config!r:.60}; "
+                        f"for a dict of settings use SkipGramConfig(**settings)")
     for name in ("dim", "window", "negative", "epochs", "batch_size"):
         value = getattr(config, name)
-        if not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"config.{name} must be a positive int, got {value!r}")
+    if isinstance(config.lr, bool) or not isinstance(config.lr, (int, float)) or not config.lr > 0:
+        raise ValueError(f"config.lr must be a number > 0 (the starting learning rate), got {config.lr!r}")
+    if isinstance(config.seed, bool) or not isinstance(config.seed, int):
+        raise ValueError(f"config.seed must be an int, got {config.seed!r}")
     if config.optimizer not in OPTIMIZERS:
         raise ValueError(f"config.optimizer must be one of {OPTIMIZERS}, got {config.optimizer!r}")
-    if not chunks or not all(isinstance(chunk, list) for chunk in chunks):
-        raise TypeError("chunks must be a non-empty list of token lists, like load_corpus() returns")
+    _check_chunks(chunks)
+    keep_probabilities([1], config.sample)                  # checks config.sample before any work
 
     started = time.perf_counter()
     torch.manual_seed(config.seed)

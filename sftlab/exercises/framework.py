@@ -2,7 +2,9 @@
 
 check() runs the learner's function and the reference on every case and stops at the first case where they
 differ, saying how (not a tensor, wrong shape, wrong dtype, nan/inf, or the largest error and where it is); if the
-learner's output equals a known mistake's output on that case, it also names the mistake. The chapters'
+learner's output equals a known mistake's output on that case, it also names the mistake. An exception from the
+learner's function is shown with the traceback of their own code; only the stub's `raise NotImplementedError`
+means "not attempted yet". The chapters'
 exercises live next door (ch01_embeddings.py, …); sftlab/exercises/__init__.py says how to add one.
 
 Shapes: the package legend (sftlab/__init__.py).
@@ -11,6 +13,7 @@ Shapes: the package legend (sftlab/__init__.py).
 import functools
 import importlib
 import inspect
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -75,15 +78,18 @@ def check(name, fn, raise_on_failure=False) -> bool | None:
     if not callable(fn):
         return _fail(f"✗ {name}: pass your function itself, like check_{name}({name}), "
                      f"not a {type(fn).__name__}", raise_on_failure)
+    learners_fn = fn
     fn = _answer(exercise, fn)
     cases = exercise.cases()
     for number, inputs in enumerate(cases, 1):
         try:
             problem = _case_problem(exercise, fn, inputs)
-        except NotImplementedError:
-            print(f"{name}: not attempted yet.\n  task: {exercise.task}\n  hint: {exercise.hint}\n"
-                  f"  run show_solution('{name}') to see a solution")
-            return None
+        except NotImplementedError as error:
+            if _raised_by(error, learners_fn):         # the stub's own `raise NotImplementedError`
+                print(f"{name}: not attempted yet.\n  task: {exercise.task}\n  hint: {exercise.hint}\n"
+                      f"  run show_solution('{name}') to see a solution")
+                return None
+            problem = _raised_problem(exercise, inputs, error)   # one from a library is a real error
         if problem:
             where = f"✗ {name}: case {number} of {len(cases)}, {_describe(exercise, inputs)}"
             return _fail(f"{where}\n{problem}", raise_on_failure)
@@ -99,17 +105,48 @@ def _case_problem(exercise, fn, inputs):
         got = fn(*given)
     except NotImplementedError:
         raise
-    except Exception as error:  # the learner's bug, reported in words
-        got, problem = error, f"your function raised {type(error).__name__}: {error}"
-    else:
-        changed = _changed_input(exercise, inputs, given)
-        if changed:
-            return f"  {changed}"
-        problem = _difference(got, expected, exercise.atol, text=exercise.text_answers)
-        if problem is None:
-            return None
+    except Exception as error:  # the learner's bug: said in words, with the lines of their code it came from
+        return _raised_problem(exercise, inputs, error)
+    changed = _changed_input(exercise, inputs, given)
+    if changed:
+        return f"  {changed}"
+    problem = _difference(got, expected, exercise.atol, text=exercise.text_answers)
+    if problem is None:
+        return None
     diagnosis = _diagnose(exercise, inputs, got, expected)
     return f"  {problem}" + (f"\n  diagnosis: {diagnosis}" if diagnosis else "")
+
+
+LIBRARY_FOLDERS = ("site-packages", "dist-packages")   # where pip (and Colab) install torch and friends
+
+
+def _raised_problem(exercise, inputs, error):
+    """An exception from the learner's function, in words: its type and message, that it came from their code,
+    the traceback of their frames (the check's own are left out), and the known mistake it matches, if any."""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename != __file__]
+    # Their frames and the library call they made; the library's own frames below that would only add noise.
+    theirs = [i for i, frame in enumerate(frames) if not any(p in frame.filename for p in LIBRARY_FOLDERS)]
+    shown = frames[:theirs[-1] + 2] if theirs else frames
+    where = "".join(traceback.format_list(shown)).rstrip()
+    hidden = f"\n    … {len(frames) - len(shown)} more frame(s) inside the library" if len(shown) < len(frames) else ""
+    problem = (f"  your function raised {type(error).__name__}: {error}\n"
+               f"  The exception came from your code, not from the check; its traceback (most recent call last):\n"
+               + "\n".join("  " + line for line in where.splitlines()) + hidden)
+    expected = _answer(exercise, exercise.reference)(*_copy(inputs))
+    diagnosis = _diagnose(exercise, inputs, error, expected)
+    return problem + (f"\n  diagnosis: {diagnosis}" if diagnosis else "")
+
+
+def _raised_by(error, fn) -> bool:
+    """Whether `error` is the stub's own `raise NotImplementedError` in fn's body, not one from a library (a torch
+    operation it does not implement raises one too, from C, so the line that raised is what tells them apart)."""
+    code = getattr(inspect.unwrap(fn), "__code__", None)
+    frames = traceback.extract_tb(error.__traceback__)
+    if code is None or not frames:
+        return True
+    innermost = frames[-1]
+    in_fn = (innermost.filename, innermost.name) == (code.co_filename, code.co_name)
+    return in_fn and (not innermost.line or "NotImplementedError" in innermost.line)
 
 
 def _fail(message, raise_on_failure):

@@ -84,6 +84,8 @@ def tokenize_and_align(dataset, tokenizer, max_length: int = 128, label_all_subt
     ner_tags to sub-tokens as `labels`; keeps only model inputs + labels. Dataset or DatasetDict in, same out."""
     from datasets import DatasetDict
 
+    from sftlab.data.splits import CourseDatasetDict  # a wrong split name lists the splits there are
+
     check_fast_tokenizer(tokenizer)
     splits = dataset if isinstance(dataset, DatasetDict) else {"data": dataset}
     for name, split in splits.items():
@@ -111,8 +113,9 @@ def tokenize_and_align(dataset, tokenizer, max_length: int = 128, label_all_subt
         return split.map(encode, batched=True, remove_columns=split.column_names,
                          fn_kwargs={"label_names": _label_names_of(split)})
 
-    return DatasetDict({name: one(split) for name, split in splits.items()}) if isinstance(dataset, DatasetDict) \
-        else one(dataset)
+    if not isinstance(dataset, DatasetDict):
+        return one(dataset)
+    return CourseDatasetDict({name: one(split) for name, split in splits.items()})
 
 
 def make_loader(tokenized_split, tokenizer, batch_size: int = 32, shuffle: bool = False, seed: int = 0,

@@ -14,13 +14,16 @@ all C^W sequences. The one other BIO reader, sftlab.data.entity_spans, turns tag
 
 import torch
 
-from sftlab.data import NER_LABELS
+from sftlab.data import NER_LABELS, bio_problem, check_bio_tags
 from sftlab.devices import model_device, to_device
 from sftlab.ner.alignment import IGNORE_INDEX
 
 
 def may_follow(previous: str | None, tag: str) -> bool:
     """Whether `tag` may come right after `previous` (None: at the start of a sentence) under the BIO rule."""
+    problem = bio_problem(tag) or (previous is not None and bio_problem(previous))
+    if problem:
+        raise ValueError(f"may_follow({previous!r}, {tag!r}): {problem}")
     if not tag.startswith("I-"):
         return True                                        # O and B-X may follow anything
     return previous in (f"B-{tag[2:]}", f"I-{tag[2:]}")    # I-X only continues an X
@@ -28,6 +31,7 @@ def may_follow(previous: str | None, tag: str) -> bool:
 
 def allowed_transitions(label_names: list[str] = NER_LABELS) -> torch.Tensor:
     """(C + 1, C) bool: allowed[i, j] says label j may follow label i; the last row is the sentence start."""
+    check_bio_tags(label_names, "label_names")
     previous = [*label_names, None]
     return torch.tensor([[may_follow(p, name) for name in label_names] for p in previous])
 
@@ -38,6 +42,9 @@ def viterbi(log_probs: torch.Tensor, allowed: torch.Tensor) -> list[int]:
     log_probs: (W, C), one row per word; allowed: (C + 1, C) bool as allowed_transitions gives (last row: the
     start). A CRF decoder with fixed transition scores, 0 where allowed and -inf where not."""
     C = log_probs.shape[1]
+    if allowed.shape != (C + 1, C) or allowed.dtype != torch.bool:
+        raise ValueError(f"allowed must be a ({C + 1}, {C}) bool tensor for {C} labels (allowed_transitions gives "
+                         f"it, the last row for the start), got {allowed.dtype} of shape {tuple(allowed.shape)}")
     transition = torch.zeros(C + 1, C).masked_fill(~allowed, float("-inf"))   # (C + 1, C)
     score = transition[C] + log_probs[0]                   # (C,) best valid path ending in each label, word 0
     backpointers = []
@@ -67,6 +74,7 @@ def bio_viterbi(log_probs: torch.Tensor, label_names: list[str] = NER_LABELS) ->
 
 def invalid_transitions(tags: list[str]) -> int:
     """How many tags break the BIO rule: an I-X whose previous tag is neither B-X nor I-X (or that opens)."""
+    check_bio_tags(tags)
     return sum(not may_follow(previous, tag) for previous, tag in zip([None, *tags], tags, strict=False))
 
 
@@ -74,6 +82,14 @@ def decode(log_probs: list[torch.Tensor], label_names: list[str] = NER_LABELS,
            constrained: bool = False) -> list[list[str]]:
     """Tag lists from word log-probabilities: each word's argmax, or with constrained=True the best valid
     BIO sequence of each sentence (bio_viterbi)."""
+    if isinstance(log_probs, torch.Tensor):
+        raise TypeError(f"log_probs must be a list of (W, C) tensors, one per sentence, got one tensor of shape "
+                        f"{tuple(log_probs.shape)}; for a single sentence pass [log_probs]")
+    check_bio_tags(label_names, "label_names")
+    for i, sentence in enumerate(log_probs):
+        if not isinstance(sentence, torch.Tensor) or sentence.dim() != 2 or sentence.shape[1] != len(label_names):
+            got = f"shape {tuple(sentence.shape)}" if isinstance(sentence, torch.Tensor) else type(sentence).__name__
+            raise ValueError(f"log_probs[{i}] must be a (W, C) tensor with C = {len(label_names)} labels, got {got}")
     if constrained:
         return [[label_names[i] for i in bio_viterbi(s, label_names)] for s in log_probs]
     return [[label_names[i] for i in s.argmax(-1).tolist()] for s in log_probs]
@@ -85,6 +101,7 @@ def predict_word_log_probs(model, loader, label_names: list[str]) -> tuple[list[
 
     The scores of each word are the log-softmax at its first sub-token (the position that was trained), one
     (W, C) tensor per sentence: what argmax decoding and bio_viterbi read."""
+    check_bio_tags(label_names, "label_names")
     model.eval()
     device = model_device(model)                                              # inputs go where the model is
     true_tags, log_probs = [], []

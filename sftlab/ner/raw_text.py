@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import torch
 
-from sftlab.data import entity_spans
+from sftlab.data import check_bio_tags, entity_spans
 from sftlab.devices import model_device, to_device
 from sftlab.ner.alignment import check_fast_tokenizer
 
@@ -40,6 +40,8 @@ WORD = re.compile(r"\w+(?:[-.,]\w+|['’](?!s\b)\w+)*|['’]s\b|\S")
 
 def split_words(text: str) -> list[tuple[str, int, int]]:
     """(word, char start, char end) of each word of a raw text, CoNLL-style; text[start:end] == word."""
+    if not isinstance(text, str):
+        raise TypeError(f"split_words takes one raw string, got {type(text).__name__} {text!r:.40}")
     return [(m.group(), m.start(), m.end()) for m in WORD.finditer(text)]
 
 
@@ -53,9 +55,7 @@ def _bio_label_names(model, label_names) -> list[str]:
     label_names = list(label_names)
     if len(label_names) != num_labels:
         raise ValueError(f"label_names has {len(label_names)} names but the model predicts {num_labels} labels")
-    not_bio = [name for name in label_names if name != "O" and not name.startswith(("B-", "I-"))]
-    if not_bio:
-        raise ValueError(f"predict_entities decodes BIO tags (O, B-X, I-X); these labels are not: {not_bio}")
+    check_bio_tags(label_names, "label_names (predict_entities decodes BIO tags)")
     return label_names
 
 
@@ -113,11 +113,25 @@ class Highlighted:
     """A text with its entities marked: coloured HTML in Jupyter (_repr_html_), [text|TYPE] brackets elsewhere."""
 
     def __init__(self, text: str, entities):
+        if not isinstance(text, str):
+            raise TypeError(f"Highlighted takes the raw text as a string, got {type(text).__name__}")
         self.text = text
+        one_entity = isinstance(entities, tuple) and entities and isinstance(entities[0], str)   # an Entity too
+        if one_entity or isinstance(entities, str) or not hasattr(entities, "__iter__"):
+            raise TypeError(f"entities must be a list of (text, type, start, end[, score]) as predict_entities "
+                            f"returns, got {type(entities).__name__} {entities!r:.60}; for one entity pass [entity]")
+        entities = list(entities)                    # a generator would be empty the second time round
         for e in entities:
             if isinstance(e, str) or len(e) not in (4, 5):
                 raise TypeError(f"each entity is (text, type, start, end[, score]) as predict_entities gives, "
                                 f"got {e!r}")
+            if not all(hasattr(offset, "__index__") and not isinstance(offset, bool) for offset in e[2:4]):
+                raise TypeError(f"entity {e[0]!r}: start and end must be character offsets (ints), got {e[2]!r} "
+                                f"and {e[3]!r}")
+            if e[3] <= e[2]:
+                how = "is empty" if e[3] == e[2] else "ends before it starts"
+                raise ValueError(f"entity {e[0]!r} {how}: start={e[2]}, end={e[3]}; end is the offset just after "
+                                 f"its last character, so start < end (text[start:end])")
         self.entities = sorted((Entity(*e) if len(e) == 5 else Entity(*e, float("nan")) for e in entities),
                                key=lambda e: e.start)
         for e in self.entities:

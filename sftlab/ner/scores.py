@@ -16,12 +16,18 @@ from typing import NamedTuple
 
 import torch
 
-from sftlab.data import entity_spans
+from sftlab.data import bio_problem, check_bio_tags, entity_spans
 from sftlab.devices import model_device, to_device
 from sftlab.ner.alignment import IGNORE_INDEX
 
 
 def _check_tag_seqs(true_tag_seqs, pred_tag_seqs) -> None:
+    """Both lists of BIO tag lists, one per sentence, sentence for sentence of equal length; else a message that
+    names the sentence. seqeval would score a tag that is not BIO without a word: X-ORG and E-ORG as an ORG
+    entity, ORG or b-org as none."""
+    for name, seqs in (("true_tag_seqs", true_tag_seqs), ("pred_tag_seqs", pred_tag_seqs)):
+        if isinstance(seqs, (str, dict)) or not hasattr(seqs, "__len__"):
+            raise TypeError(f"{name} must be a list of tag lists, one per sentence, got {type(seqs).__name__}")
     if len(true_tag_seqs) != len(pred_tag_seqs):
         raise ValueError(f"{len(true_tag_seqs)} true tag sequences but {len(pred_tag_seqs)} predicted ones")
     if not true_tag_seqs:
@@ -35,6 +41,8 @@ def _check_tag_seqs(true_tag_seqs, pred_tag_seqs) -> None:
             if not isinstance(tag, str):
                 raise TypeError(f"sentence {i}: tags must be strings such as 'B-PER', got {tag!r}; "
                                 f"convert ids with [NER_LABELS[i] for i in ids]")
+            if bio_problem(tag):
+                raise ValueError(f"sentence {i}: {bio_problem(tag)}")
 
 
 def entity_metrics(true_tag_seqs: list[list[str]], pred_tag_seqs: list[list[str]]) -> dict:
@@ -70,6 +78,10 @@ def entity_metrics(true_tag_seqs: list[list[str]], pred_tag_seqs: list[list[str]
 
 def format_entity_report(metrics: dict, title: str = "entity-level scores") -> str:
     """Readable lines: micro P/R/F1, one line per entity type, then token accuracy beside the O share."""
+    missing = [key for key in ("precision", "recall", "f1", "per_type", "token_accuracy") if key not in metrics]
+    if missing:
+        raise ValueError(f"format_entity_report takes what entity_metrics returns; this dict lacks {missing} "
+                         f"(its keys: {list(metrics)})")
     lines = [f"{title}: precision {metrics['precision']:.3f}  recall {metrics['recall']:.3f}  "
              f"F1 {metrics['f1']:.3f}  ({metrics['support']} entities, {metrics['predicted']} predicted)"]
     for kind, s in metrics["per_type"].items():
@@ -86,12 +98,17 @@ def predictions_to_tags(logits, labels, label_names: list[str]) -> tuple[list[li
     logits: (B, T, C), labels: (B, T) — one batch, tensors or arrays. With first-sub-token labels this gives
     exactly one tag per word, so the scores are per word, as CoNLL defines them.
     """
+    check_bio_tags(label_names, "label_names")
     logits, labels = torch.as_tensor(logits), torch.as_tensor(labels)
     if logits.dim() != 3 or labels.shape != logits.shape[:2]:
         raise ValueError(f"expected logits (B, T, C) and labels (B, T) of one batch, got {tuple(logits.shape)} and "
                          f"{tuple(labels.shape)}")
     if logits.shape[-1] != len(label_names):
         raise ValueError(f"logits score {logits.shape[-1]} labels but label_names has {len(label_names)}")
+    outside = labels[(labels != IGNORE_INDEX) & ((labels < 0) | (labels >= len(label_names)))]
+    if len(outside):
+        raise ValueError(f"labels holds id {int(outside[0])}, but label_names has {len(label_names)} labels "
+                         f"(ids 0 … {len(label_names) - 1}, and {IGNORE_INDEX} for positions to skip)")
     predicted = logits.argmax(-1)                                            # (B, T)
     true_tags, pred_tags = [], []
     for row_labels, row_predicted in zip(labels.tolist(), predicted.tolist(), strict=True):
@@ -104,6 +121,7 @@ def predictions_to_tags(logits, labels, label_names: list[str]) -> tuple[list[li
 def metrics_for(label_names: list[str]):
     """A compute_metrics(logits_list, labels_list) for training.train/evaluate: entity F1/P/R, token accuracy.
     Batches are padded to different lengths, so each batch is decoded on its own before scoring."""
+    check_bio_tags(label_names, "label_names")       # here, not at the first evaluation after an epoch of training
     def compute(logits, labels):
         true_tags, pred_tags = [], []
         for batch_logits, batch_labels in zip(logits, labels, strict=True):
@@ -119,6 +137,7 @@ def metrics_for(label_names: list[str]):
 @torch.no_grad()
 def predict_tags(model, loader, label_names: list[str]) -> tuple[list[list[str]], list[list[str]]]:
     """(true tag lists, predicted tag lists) for every sentence of a loader (from make_loader), model in eval mode."""
+    check_bio_tags(label_names, "label_names")
     model.eval()
     device = model_device(model)                                              # inputs go where the model is
     true_tags, pred_tags = [], []
@@ -182,6 +201,12 @@ def entity_confusion(true_tag_seqs: list[list[str]], pred_tag_seqs: list[list[st
     import numpy as np
 
     _check_tag_seqs(true_tag_seqs, pred_tag_seqs)
+    if isinstance(types, str):
+        raise TypeError(f"types must be a list of entity types such as ['PER', 'ORG'], got the string {types!r}")
+    found = {kind for seqs in (true_tag_seqs, pred_tag_seqs) for tags in seqs for kind, _, _ in entity_spans(tags)}
+    if found - set(types):
+        raise ValueError(f"the tags hold entity type(s) {sorted(found - set(types))} that types={list(types)} "
+                         f"lacks; pass every type, e.g. types={sorted(found | set(types))}")
     index = {kind: n for n, kind in enumerate(types)}
     none = len(types)
     matrix = np.zeros((none + 1, none + 1), dtype=int)
@@ -198,9 +223,21 @@ def entity_confusion(true_tag_seqs: list[list[str]], pred_tag_seqs: list[list[st
 
 # ---------------------------------------------------------------- entities never seen in training
 
+def _check_tokens(token_seqs, tag_seqs) -> None:
+    """One token list per tag list, sentence for sentence of the same length."""
+    if len(token_seqs) != len(tag_seqs):
+        raise ValueError(f"{len(token_seqs)} token lists but {len(tag_seqs)} tag lists; one of each per sentence")
+    for i, (tokens, tags) in enumerate(zip(token_seqs, tag_seqs, strict=True)):
+        if isinstance(tokens, str):
+            raise TypeError(f"sentence {i}: tokens must be a list of words, got the string {tokens!r:.40}")
+        if len(tokens) != len(tags):
+            raise ValueError(f"sentence {i}: {len(tokens)} tokens but {len(tags)} tags")
+
+
 def entity_strings(token_seqs, tag_seqs) -> set[str]:
     """The lower-cased strings of every entity in the sentences ("new york"); lower-cased because the
     uncased encoders cannot tell "Apple" from "apple" anyway."""
+    _check_tokens(token_seqs, tag_seqs)
     strings = set()
     for tokens, tags in zip(token_seqs, tag_seqs, strict=True):
         strings.update(" ".join(tokens[start:end]).lower() for _, start, end in entity_spans(tags))  # names or ids
@@ -218,6 +255,7 @@ def scores_by_novelty(token_seqs, true_tag_seqs, pred_tag_seqs, seen: set[str]) 
     type); "unseen" precision: share of predicted entities whose string is not in `seen` that are right. Each
     entity is judged by its own string, so a wrong boundary can move a prediction between the groups."""
     _check_tag_seqs(true_tag_seqs, pred_tag_seqs)
+    _check_tokens(token_seqs, true_tag_seqs)
     counts = {group: {"gold": 0, "predicted": 0, "gold_found": 0, "predicted_right": 0} for group in ("unseen", "seen")}
     for tokens, true, pred in zip(token_seqs, true_tag_seqs, pred_tag_seqs, strict=True):
         gold, predicted = set(entity_spans(true)), set(entity_spans(pred))
