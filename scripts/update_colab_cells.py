@@ -1,14 +1,22 @@
-"""Write sftlab.course.colab_cell() into the first code cell of every notebook (outputs untouched).
+"""Write sftlab.course's Colab settings (GITHUB_REPO, COURSE_REF) everywhere they appear: the first code cell of
+every notebook becomes colab_cell() (outputs untouched), and the README's "Open in Colab" links become
+colab_url().
 
-    python scripts/update_colab_cells.py          # after changing COURSE_REF or the cell in sftlab/course.py
+    python scripts/update_colab_cells.py          # after changing GITHUB_REPO, COURSE_REF or the cell
 """
+
+import re
 
 import nbformat
 
-from sftlab.course import NOTEBOOK_DIR, colab_cell, existing_notebooks
+from sftlab.course import NOTEBOOK_DIR, REPO_ROOT, colab_cell, colab_url, existing_notebooks
+
+COLAB_LINK = r"https://colab\.research\.google\.com/github/[^)\s]+/notebooks/{filename}"
 
 
-def main() -> None:
+def update_notebooks() -> list[str]:
+    """Set the first code cell of every notebook to colab_cell(); the names of the notebooks changed."""
+    changed = []
     for nb in existing_notebooks():
         path = NOTEBOOK_DIR / nb.filename
         notebook = nbformat.read(path, as_version=4)
@@ -16,7 +24,25 @@ def main() -> None:
         if first.source != colab_cell():
             first.source = colab_cell()
             nbformat.write(notebook, path)
-            print(f"updated {nb.filename}")
+            changed.append(nb.filename)
+    return changed
+
+
+def readme_with_colab_links(readme: str) -> str:
+    """The README with every notebook's "Open in Colab" link set to colab_url()."""
+    for nb in existing_notebooks():
+        readme = re.sub(COLAB_LINK.format(filename=re.escape(nb.filename)), colab_url(nb), readme)
+    return readme
+
+
+def main() -> None:
+    for name in update_notebooks():
+        print(f"updated {name}")
+    readme = REPO_ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    if readme_with_colab_links(text) != text:
+        readme.write_text(readme_with_colab_links(text), encoding="utf-8")
+        print("updated the README's Colab links")
 
 
 if __name__ == "__main__":

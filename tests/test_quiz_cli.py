@@ -119,3 +119,28 @@ def test_export_markdown_in_chinese_and_in_both_languages():
     assert ("**1.** Why divide the scores by √d_k? *(difficulty 2)*\n\n为什么要把分数除以 √d_k？\n\n"
             "*Answer.* Dot products grow with d_k; unscaled, softmax saturates and gradients vanish.\n\n"
             "点积随 d_k 增大；不缩放时 softmax 饱和，梯度消失。\n\n### Masks") in sheet
+
+
+def test_terminal_quiz_speaks_the_language_of_its_questions(tmp_path):
+    code, out = run("--notebook", "02", "--lang", "zh", "--progress-file", str(tmp_path / "p.json"), keys="\n?\nk\n")
+    assert code == 0
+    assert "回车 = 显示答案，s = 跳过，q = 退出：" in out and "k = 我会，r = 稍后复习，s = 跳过，q = 退出：" in out
+    assert "'?' 不是可选项。k = 我会，r = 稍后复习，s = 跳过，q = 退出" in out
+    assert "· 难度 2" in out and "会 1 题，待复习 0 题，跳过 0 题，未看 1 题" in out
+    assert "Enter = show answer" not in out and "known" not in out
+    code, out = run("--notebook", "02", "--lang", "both", "--progress-file", str(tmp_path / "p.json"), keys="q\n")
+    assert "Enter = show answer, s = skip, q = quit · 回车 = 显示答案，s = 跳过，q = 退出：" in out
+    assert run("--notebook", "05", "--lang", "zh")[1] == "没有符合条件的题目（见 --notebook、--tag、--review）。\n"
+
+
+def test_only_the_questions_of_notebooks_that_ship(monkeypatch, capsys):
+    """A chapter still being written keeps its questions out of the quiz and the printed sheet."""
+    from sftlab.course import notebook
+
+    monkeypatch.setattr(quiz_cli, "existing_notebooks", lambda: [notebook("00")])
+    code, sheet = run("--export", "md")
+    assert code == 0 and "## 00 · Start here" in sheet and "## 02" not in sheet
+    assert run("--notebook", "02")[0] == 2
+    assert "notebook 02 (Attention and the Transformer block) is being written" in capsys.readouterr().err
+    monkeypatch.setattr(quiz_cli, "existing_notebooks", lambda: [])      # a pip install without notebooks/: all
+    assert "## 02 · Attention" in run("--export", "md")[1]
