@@ -54,9 +54,12 @@ def make_loader(dataset, collator, batch_size: int = 32, shuffle: bool = False, 
             raise ValueError(f"got {len(lengths)} lengths for {len(dataset)} examples")
         sampler = LengthGroupedSampler(batch_size, lengths=lengths, generator=generator) if shuffle \
             else sorted(range(len(lengths)), key=lambda i: -lengths[i])    # evaluation: longest first, fixed
-    else:
-        sampler = RandomSampler(dataset, generator=generator) if shuffle else None
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collator)
+        # As in Trainer, the sampler owns the generator; the DataLoader seeds its workers from torch's global one.
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collator)
+    # Each pass over a DataLoader draws a seed for its workers from its generator: give it ours, so that iterating
+    # a loader does not advance torch's global generator (the one dropout draws from).
+    sampler = RandomSampler(dataset, generator=generator) if shuffle else None
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collator, generator=generator)
 
 
 def _rows(dataset):

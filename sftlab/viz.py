@@ -17,6 +17,26 @@ def as_numpy(values):
     return np.asarray(values)
 
 
+def _check_dict(name: str, value, of: str) -> None:
+    """The plots that draw one line, mask or bar group per entry take a dict {label: …}."""
+    from collections.abc import Mapping
+
+    if not isinstance(value, Mapping) or not value:
+        raise TypeError(f"{name} must be a non-empty dict {{label: {of}}}, got {type(value).__name__} "
+                        f"{value!r:.60}; e.g. {{'train': values}}")
+
+
+def _check_square(name: str, weights, tokens, dims: int) -> None:
+    """Attention weights (…, T, T) whose T matches the tokens that label the axes."""
+    shape = tuple(getattr(weights, "shape", ()))
+    expected = "(T, T)" if dims == 2 else "(H, T, T)"
+    if len(shape) != dims or shape[-1] != shape[-2]:
+        hint = "; pick one head, e.g. weights[0], or use plot_attention_heads" if dims == 2 and len(shape) == 3 else ""
+        raise ValueError(f"{name} expects {expected} weights, got shape {shape}{hint}")
+    if len(tokens) != shape[-1]:
+        raise ValueError(f"{len(tokens)} tokens label the axes but the weights cover {shape[-1]} positions")
+
+
 def sft_pipeline_diagram():
     """Boxes and arrows: pre-training → supervised fine-tuning → evaluation, with what each stage uses."""
     import matplotlib.pyplot as plt
@@ -55,6 +75,7 @@ def plot_lines(x, series: dict, title: str, xlabel: str, ylabel: str, logx=False
     """One line per entry of `series` ({label: y values}) against x."""
     import matplotlib.pyplot as plt
 
+    _check_dict("series", series, "y values")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
     for label, y in series.items():
@@ -74,6 +95,7 @@ def plot_masks(masks: dict, labels=None):
     """Boolean attention masks side by side ({title: (T, S) bool}); white = may attend, dark = masked."""
     import matplotlib.pyplot as plt
 
+    _check_dict("masks", masks, "(T, S) bool mask")
     fig, axes = plt.subplots(1, len(masks), figsize=(3.2 * len(masks), 3.4), dpi=100, squeeze=False)
     for ax, (title, mask) in zip(axes[0], masks.items(), strict=True):
         ax.imshow(as_numpy(mask), cmap="gray", vmin=0, vmax=1)
@@ -89,6 +111,7 @@ def plot_attention(weights, tokens, title: str, ax=None):
     """One head's (T, T) attention weights as a heatmap with the tokens on both axes."""
     import matplotlib.pyplot as plt
 
+    _check_square("plot_attention", weights, tokens, dims=2)
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 5), dpi=100)
     image = ax.imshow(as_numpy(weights), cmap="viridis", vmin=0, vmax=1)
@@ -104,6 +127,7 @@ def plot_attention_heads(weights, tokens, title: str, columns: int = 4):
     """Every head of one layer, (H, T, T) weights, as a grid of small heatmaps (token labels on the edges)."""
     import matplotlib.pyplot as plt
 
+    _check_square("plot_attention_heads", weights, tokens, dims=3)
     heads = weights.shape[0]
     rows = -(-heads // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3 * rows), dpi=100, squeeze=False)
@@ -166,6 +190,7 @@ def plot_bars(categories, series: dict, title: str, xlabel: str, ylabel: str = "
     import matplotlib.pyplot as plt
     import numpy as np
 
+    _check_dict("series", series, "one value per category")
     for label, values in series.items():
         if len(values) != len(categories):
             raise ValueError(f"series {label!r} has {len(values)} values for {len(categories)} categories")
@@ -192,6 +217,9 @@ def plot_history(history, title: str = "Training history"):
     learning-rate schedule, and every validation metric per epoch."""
     import matplotlib.pyplot as plt
 
+    if not hasattr(history, "steps") or not hasattr(history, "epochs"):
+        raise TypeError(f"plot_history takes the History that sftlab.training.train returns, got "
+                        f"{type(history).__name__}")
     if not history.steps:
         raise ValueError("the history holds no optimizer steps: was the model trained?")
     steps = [s["step"] for s in history.steps]
@@ -247,6 +275,10 @@ def plot_reliability(bins: dict, title: str = "Reliability diagram"):
     marker area ∝ the bin's count; the diagonal is perfect calibration."""
     import matplotlib.pyplot as plt
 
+    _check_dict("bins", bins, "calibration.reliability_bins(…)")
+    if {"confidence", "accuracy", "count"} <= set(bins):
+        raise TypeError("plot_reliability takes {label: reliability_bins(…)}, one entry per model; wrap the bins "
+                        "in a dict: plot_reliability({'model': bins})")
     fig, ax = plt.subplots(figsize=(4.6, 4.2), dpi=100)
     ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="perfectly calibrated")
     for label, b in bins.items():

@@ -169,3 +169,29 @@ def test_reliability_diagram_from_the_calibration_bins():
     np.testing.assert_allclose(ax.collections[0].get_sizes(), [400 * 2 / 5 + 10, 400 * 1 / 5 + 10, 400 * 2 / 5 + 10])
     assert (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) == ("Calibration", "mean confidence in the bin",
                                                                   "accuracy in the bin")
+
+
+def test_plots_name_the_container_they_expect():
+    import torch
+
+    from sftlab.calibration import reliability_bins
+    from sftlab.viz import (plot_attention, plot_attention_heads, plot_bars, plot_history, plot_lines, plot_masks,
+                            plot_reliability)
+
+    with pytest.raises(TypeError, match=r"series must be a non-empty dict \{label: y values\}, got list"):
+        plot_lines([1, 2], [3, 4], "t", "x", "y")
+    with pytest.raises(TypeError, match="masks must be a non-empty dict"):
+        plot_masks(torch.ones(2, 2, dtype=torch.bool))
+    with pytest.raises(TypeError, match="series must be a non-empty dict"):
+        plot_bars(["a"], [1.0], "t", "x")
+    with pytest.raises(ValueError, match=r"expects \(T, T\) weights, got shape \(2, 3, 3\); pick one head"):
+        plot_attention(torch.rand(2, 3, 3), ["a", "b", "c"], "t")
+    with pytest.raises(ValueError, match="2 tokens label the axes but the weights cover 3 positions"):
+        plot_attention(torch.rand(3, 3), ["a", "b"], "t")
+    with pytest.raises(ValueError, match=r"expects \(H, T, T\) weights, got shape \(3, 3\)"):
+        plot_attention_heads(torch.rand(3, 3), ["a", "b", "c"], "t")
+    with pytest.raises(TypeError, match="plot_history takes the History"):
+        plot_history({"steps": []})
+    bins = reliability_bins(np.array([0.9, 0.6, 0.8]), np.array([1, 0, 1]), num_bins=5)
+    with pytest.raises(TypeError, match=r"wrap the bins in a dict: plot_reliability\(\{'model': bins\}\)"):
+        plot_reliability(bins)
