@@ -172,11 +172,11 @@ def test_reliability_diagram_from_the_calibration_bins():
 
 
 def test_plots_name_the_container_they_expect():
-    import torch
-
     from sftlab.calibration import reliability_bins
-    from sftlab.viz import (plot_attention, plot_attention_heads, plot_bars, plot_history, plot_lines, plot_masks,
-                            plot_reliability)
+
+    plot_attention, plot_attention_heads, plot_bars = viz.plot_attention, viz.plot_attention_heads, viz.plot_bars
+    plot_history, plot_lines, plot_masks, plot_reliability = (viz.plot_history, viz.plot_lines, viz.plot_masks,
+                                                              viz.plot_reliability)
 
     with pytest.raises(TypeError, match=r"series must be a non-empty dict \{label: y values\}, got list"):
         plot_lines([1, 2], [3, 4], "t", "x", "y")
