@@ -25,6 +25,34 @@ def check_fast_tokenizer(tokenizer, needs: str = "word_ids() and character offse
                         "AutoTokenizer.from_pretrained(name, use_fast=True)")
 
 
+def check_tokenized_split(split, columns, caller: str, tokenize_with: str) -> None:
+    """A loader takes one tokenized split: not a DatasetDict (pick a split), not raw texts (tokenize first)."""
+    if not hasattr(split, "column_names") or isinstance(split.column_names, dict):
+        raise TypeError(f"{caller} takes one tokenized split (e.g. tokenized['train']), got {type(split).__name__}")
+    missing = sorted(set(columns) - set(split.column_names))
+    if missing:
+        raise ValueError(f"the split lacks {missing} (columns: {split.column_names}); tokenize it first with "
+                         f"{tokenize_with}")
+
+
+def check_token_ids(model, input_ids) -> None:
+    """Every id must be a row of the model's embedding table: an id past it (another tokenizer's ids, a -100 label)
+    fails deep inside the model, as an index error on the CPU or a device-side assert on a GPU."""
+    inner = getattr(model, "module", model)                       # DDP
+    embeddings = inner.get_input_embeddings() if hasattr(inner, "get_input_embeddings") else None
+    vocab_size = getattr(embeddings, "num_embeddings", None) or getattr(getattr(inner, "config", None),
+                                                                        "vocab_size", None)
+    if vocab_size is None or input_ids.is_meta or not input_ids.numel():   # a meta tensor has no values
+        return
+    low, high = int(input_ids.min()), int(input_ids.max())
+    if low < 0 or high >= vocab_size:
+        bad = low if low < 0 else high
+        why = ("-100 marks labels the loss ignores; it is no token" if bad == IGNORE_INDEX else
+               "were the ids made by another model's tokenizer?")
+        raise ValueError(f"input_ids holds token id {bad}, but the model's vocabulary has {vocab_size:,} tokens "
+                         f"(ids 0 … {vocab_size - 1:,}): {why}")
+
+
 def check_batch_size(batch_size) -> None:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")

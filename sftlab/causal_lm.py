@@ -74,12 +74,7 @@ def make_lm_loader(dataset, tokenizer, batch_size: int = 8, shuffle: bool = Fals
                    group_by_length: bool = False):
     """A DataLoader of padded causal-LM batches (input_ids, attention_mask, labels) over a tokenized split
     (sftlab.batching.make_loader: seeded, reshuffled each epoch, optionally grouped by length)."""
-    if not hasattr(dataset, "column_names") or isinstance(dataset.column_names, dict):
-        raise TypeError(f"make_lm_loader takes one tokenized split (e.g. tokenized['train']), got "
-                        f"{type(dataset).__name__}")
-    missing = {"input_ids", "attention_mask"} - set(dataset.column_names)
-    if missing:
-        raise ValueError(f"the dataset lacks {sorted(missing)}; tokenize it first with tokenize_corpus")
+    batching.check_tokenized_split(dataset, ["input_ids", "attention_mask"], "make_lm_loader", "tokenize_corpus")
     return batching.make_loader(dataset.with_format(columns=["input_ids", "attention_mask"]),
                                 CausalLMCollator(tokenizer), batch_size, shuffle, seed, group_by_length)
 

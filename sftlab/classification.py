@@ -62,19 +62,10 @@ def make_loader(tokenized_split, tokenizer, batch_size: int = 32, shuffle: bool 
     with shuffle=False (evaluation, where order does not matter) it simply goes from longest to shortest."""
     from transformers import DataCollatorWithPadding
 
-    _check_tokenized(tokenized_split)
+    batching.check_tokenized_split(tokenized_split, ["input_ids"], "make_loader", "tokenize(…)")
     collator = DataCollatorWithPadding(tokenizer, padding="max_length" if pad_to else "longest", max_length=pad_to)
     return batching.make_loader(tokenized_split.with_format("torch"), collator, batch_size, shuffle, seed,
                                 group_by_length)
-
-
-def _check_tokenized(split) -> None:
-    """A loader needs token ids: a split of raw texts (or a DatasetDict) is the usual slip."""
-    if not hasattr(split, "column_names") or isinstance(split.column_names, dict):
-        raise TypeError(f"make_loader takes one tokenized split (e.g. tokenized['train']), got "
-                        f"{type(split).__name__}")
-    if "input_ids" not in split.column_names:
-        raise ValueError(f"the split has no 'input_ids' (columns: {split.column_names}); run tokenize(…) first")
 
 
 def metrics_for(label_names: list[str]):

@@ -18,6 +18,7 @@ import numbers
 
 import torch
 
+from sftlab.batching import check_token_ids
 from sftlab.data import check_texts
 from sftlab.devices import model_device, timed
 
@@ -135,22 +136,6 @@ def _check_number(name, value, what):
         raise TypeError(f"{name} must be a number ({what}), got {type(value).__name__} {value!r}")
 
 
-def _check_token_ids(model, input_ids):
-    """Every id must be a row of the model's embedding table: an id past it (another tokenizer's ids, a -100 label)
-    fails deep inside the model, as an index error on the CPU or a device-side assert on a GPU."""
-    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
-    vocab_size = getattr(embeddings, "num_embeddings", None) or getattr(model.config, "vocab_size", None)
-    if vocab_size is None or input_ids.is_meta:          # a meta tensor (a shape-only stand-in) has no values
-        return
-    low, high = int(input_ids.min()), int(input_ids.max())
-    if low < 0 or high >= vocab_size:
-        bad = low if low < 0 else high
-        why = ("-100 marks labels the loss ignores; it is no token" if bad == -100 else
-               "were the ids made by another model's tokenizer?")
-        raise ValueError(f"input_ids holds token id {bad}, but the model's vocabulary has {vocab_size:,} tokens "
-                         f"(ids 0 … {vocab_size - 1:,}): {why}")
-
-
 def _check_sampling_only(do_sample, temperature, top_k, top_p):
     """temperature, top-k and top-p reshape the distribution that sampling draws from; greedy decoding and beam
     search take the most likely tokens, which they never change. transformers warns and ignores them; we stop."""
@@ -182,7 +167,7 @@ def _check_arguments(model, input_ids, max_new_tokens, temperature, top_k, top_p
                          f"one token to condition on (e.g. the BOS token)")
     if input_ids.dtype != torch.long:
         raise ValueError(f"input_ids must hold token ids (torch.long), got {input_ids.dtype}")
-    _check_token_ids(model, input_ids)
+    check_token_ids(model, input_ids)
     _check_int("max_new_tokens", max_new_tokens, 1, "a positive int")
     context = getattr(model.config, "max_position_embeddings", None)
     if context is not None and input_ids.shape[1] + max_new_tokens > context:

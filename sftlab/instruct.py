@@ -151,13 +151,8 @@ def make_instruction_loader(dataset, tokenizer, batch_size: int = 8, shuffle: bo
     (sftlab.batching.make_loader: seeded, reshuffled each epoch). group_by_length (default: when shuffling) draws
     batches of conversations of similar lengths, so padding costs little; without shuffling the batches keep the
     split's order (answer_losses returns one loss per conversation in that order)."""
-    if not hasattr(dataset, "column_names") or isinstance(dataset.column_names, dict):
-        raise TypeError(f"make_instruction_loader takes one tokenized split (e.g. tokenized['train']), got "
-                        f"{type(dataset).__name__}")
     columns = ["input_ids", "attention_mask", "labels"]
-    missing = set(columns) - set(dataset.column_names)
-    if missing:
-        raise ValueError(f"the dataset lacks {sorted(missing)}; tokenize it first with tokenize_conversations")
+    batching.check_tokenized_split(dataset, columns, "make_instruction_loader", "tokenize_conversations")
     group_by_length = shuffle if group_by_length is None else group_by_length
     if group_by_length and not shuffle:
         raise ValueError("group_by_length reorders the conversations: use it for training (shuffle=True); "

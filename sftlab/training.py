@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field, fields
 import torch
 from torch import nn
 
-from sftlab.batching import IGNORE_INDEX
+from sftlab.batching import IGNORE_INDEX, check_token_ids
 from sftlab.devices import mixed_precision_for, model_device, synchronize, to_device
 from sftlab.progress import progress_bar
 
@@ -244,12 +244,7 @@ def _check_batch(batch, model, loss_fn) -> None:
             "\"'NoneType' object has no attribute 'backward'\". Keep the label column in the dataset "
             "(named 'labels' or 'label') or pass loss_fn.")
     inner = _inner(model)
-    embeddings = inner.get_input_embeddings() if hasattr(inner, "get_input_embeddings") else None
-    ids = batch["input_ids"]
-    if embeddings is not None and ids.numel() and (ids.min() < 0 or ids.max() >= embeddings.num_embeddings):
-        raise ValueError(f"input_ids must lie in 0 … {embeddings.num_embeddings - 1} (the model's vocabulary), got "
-                         f"{int(ids.min())} … {int(ids.max())}: were the texts tokenized with another model's "
-                         "tokenizer?")
+    check_token_ids(inner, batch["input_ids"])
     labels = batch.get("labels")
     if labels is not None and not labels.is_floating_point() and \
             type(inner).__name__.endswith(("ForSequenceClassification", "ForTokenClassification")):

@@ -130,11 +130,6 @@ def make_loader(tokenized_split, tokenizer, batch_size: int = 32, shuffle: bool 
     from the longest sentence to the shortest."""
     from transformers import DataCollatorForTokenClassification
 
-    if not hasattr(tokenized_split, "column_names") or isinstance(tokenized_split.column_names, dict):
-        raise TypeError(f"make_loader takes one tokenized split (e.g. tokenized['train']), got "
-                        f"{type(tokenized_split).__name__}")
-    if "labels" not in tokenized_split.column_names:
-        raise ValueError(f"the dataset has no 'labels' column (columns: {tokenized_split.column_names}); "
-                         "run tokenize_and_align first")
+    batching.check_tokenized_split(tokenized_split, ["input_ids", "labels"], "make_loader", "tokenize_and_align")
     collator = DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE_INDEX)
     return batching.make_loader(tokenized_split, collator, batch_size, shuffle, seed, group_by_length)
