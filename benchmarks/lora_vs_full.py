@@ -23,9 +23,11 @@ def one_run(setting: str, steps: int, batch_size: int) -> dict:
     import torch
 
     from sftlab.data import load_instructions
-    from sftlab.instruct import make_instruction_loader, tokenize_conversations, train_and_measure, trainable_parameters
+    from sftlab.devices import model_device, peak_memory
+    from sftlab.instruct import make_instruction_loader, tokenize_conversations
     from sftlab.models import load_chat_lm
-    from sftlab.training import TrainingConfig, seed_everything
+    from sftlab.parameters import trainable_parameters
+    from sftlab.training import TrainingConfig, seed_everything, train
 
     seed_everything(0)
     tokenizer, model = load_chat_lm()
@@ -43,9 +45,11 @@ def one_run(setting: str, steps: int, batch_size: int) -> dict:
                                                  task_type="CAUSAL_LM"))
         learning_rate = 1e-3
     config = TrainingConfig(learning_rate=learning_rate, epochs=1, warmup_ratio=0.0, progress=False)
-    train_and_measure(model, warmup, config)                                  # first step: allocations, kernels
+    train(model, warmup, config=config)                                       # first step: allocations, kernels
     cpu_started = time.process_time()
-    history, seconds_per_step, peak_bytes = train_and_measure(model, loader, config)
+    with peak_memory(model_device(model)) as meter:
+        history = train(model, loader, config=config)
+    seconds_per_step, peak_bytes = meter.seconds / len(history.steps), meter.peak_bytes
     cpu_per_step = (time.process_time() - cpu_started) / len(history.steps)
     trainable, total = trainable_parameters(model)
     device = next(model.parameters()).device

@@ -1,5 +1,5 @@
 """Execute every course notebook headless, each in a fresh kernel, and print a table of wall
-time, budget, peak memory and pass/fail. Budgets (DESIGN.md, per notebook in sftlab.course): 3 min per
+time, budget, peak memory and pass/fail. Budgets (per notebook in sftlab.course.chapters.NOTEBOOKS): 3 min per
 notebook, 5 min for the training chapters 04, 05 and 07, 7 min for 03, 10 min for 06, 32 min for the whole
 course, peak memory under 6 GB.
 
@@ -16,8 +16,8 @@ import sys
 
 import torch
 
-from sftlab import runner
-from sftlab.course import NOTEBOOKS
+from sftlab.course import runner
+from sftlab.course.chapters import NOTEBOOKS
 
 COURSE_BUDGET_S = 32 * 60
 MEMORY_BUDGET_MB = 6 * 1024

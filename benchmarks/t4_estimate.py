@@ -6,7 +6,7 @@ No T4 was lent to measure on, so this is an estimate, and every input is printed
 and replaced by a measurement:
 
 - the work: each notebook's training steps, forward passes and generated tokens in the full profile, counted
-  from its own constants, sftlab.course.SIZES and the data sets' published sizes (SST-2 67,349 training
+  from its own constants, sftlab.course.chapters.SIZES and the data sets' published sizes (SST-2 67,349 training
   sentences, CoNLL-2003 14,041; tokens per sentence are rough averages);
 - the T4's throughput (ASSUMED, from its datasheet peaks: 65 TFLOP/s fp16 with tensor cores, 8.1 TFLOP/s
   fp32): training in fp16 mixed precision at 20% of peak (13 TFLOP/s on 6 × parameters × tokens), inference

@@ -16,7 +16,7 @@ import sys
 import time
 from datetime import date
 
-from sftlab import runner
+from sftlab.course import runner
 
 TARGETS = ("test-fast", "test")
 

@@ -1,5 +1,5 @@
-"""Write sftlab.course's Colab settings (GITHUB_REPO, COURSE_REF) everywhere they appear: the first code cell of
-every notebook becomes colab_cell() (outputs untouched), and the README's "Open in Colab" links become
+"""Write the Colab settings of sftlab.course.chapters (GITHUB_REPO, COURSE_REF) everywhere they appear: the first
+code cell of every notebook becomes colab_cell() (outputs untouched), and the README's "Open in Colab" links become
 colab_url().
 
     python scripts/update_colab_cells.py          # after changing GITHUB_REPO, COURSE_REF or the cell
@@ -9,7 +9,7 @@ import re
 
 import nbformat
 
-from sftlab.course import NOTEBOOK_DIR, REPO_ROOT, colab_cell, colab_url, existing_notebooks
+from sftlab.course.chapters import NOTEBOOK_DIR, REPO_ROOT, colab_cell, colab_url, existing_notebooks
 
 COLAB_LINK = r"https://colab\.research\.google\.com/github/[^)\s]+/notebooks/{filename}"
 

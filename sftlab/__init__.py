@@ -1,6 +1,7 @@
 """SFT Lab: the helper package of a hands-on course on supervised fine-tuning.
 
-Notebooks import from here; nothing here imports a notebook. Heavy libraries
+The top level is the syllabus — the machine learning the chapters teach; sftlab.course is the course's own
+machinery (docs/architecture.md). Notebooks import from here; nothing here imports a notebook. Heavy libraries
 (torch, transformers, gensim) are imported inside the functions that need them,
 so `import sftlab` is instant.
 
@@ -23,8 +24,8 @@ Shape legend, one letter per meaning across the whole package (docstrings and `#
     R   rows searched: the `restrict_vocab` most frequent words
 """
 
-from sftlab.profiles import active, banner
-from sftlab.source import show
+from sftlab.course.profiles import active, banner
+from sftlab.course.source import show
 
 __all__ = ["active", "banner", "show"]
 __version__ = "0.1.0"

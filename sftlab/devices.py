@@ -1,9 +1,10 @@
 """Devices: where a model runs, moving its inputs there, mixed precision, and timing that waits for the GPU.
 
-    device = resolve_device(None)            # the profile's choice: the CPU offline, CUDA/MPS in the full profile
+    device = resolve_device("auto")          # the fastest device here: CUDA, then MPS, then the CPU
     batch = to_device(batch, model_device(model))
     TrainingArguments(…, **trainer_precision(device))   # Trainer's precision by the same rule as sftlab.training
     with timed(device) as clock: ...; clock.seconds
+    with peak_memory(device) as meter: ...; meter.peak_bytes, meter.seconds   # the cost of a training run
 
 Every sftlab helper that runs a model moves its inputs to the model's device with these and returns its
 results on the CPU, so the same notebook cell works on a laptop CPU, a Colab GPU and an Apple-Silicon Mac.
@@ -29,22 +30,16 @@ def available_devices() -> list[str]:
     return [*found, "cpu"]
 
 
-def resolve_device(device=None) -> torch.device:
-    """The device a loader should put a model on.
-
-    None: the profile's choice — the fastest device in the full profile, the CPU in the offline one (its
-    small models are sized for a laptop CPU; pass device="auto" to use a GPU anyway). "auto": the fastest
-    device here. Otherwise a torch device or its name ("cpu", "cuda", "cuda:1", "mps"), checked to exist."""
-    from sftlab import profiles
-
-    if device is None:
-        device = profiles.device()
+def resolve_device(device="auto") -> torch.device:
+    """A device to put a model on: "auto" is the fastest device here; otherwise a torch device or its name
+    ("cpu", "cuda", "cuda:1", "mps"), checked to exist. (The course's loaders pass their profile's choice:
+    sftlab.models, `device=None`.)"""
     if device == "auto":
         return torch.device(available_devices()[0])
     try:
         device = torch.device(device)
     except (RuntimeError, TypeError) as error:
-        raise ValueError(f"device={device!r} is not a device; expected None, 'auto' or one of "
+        raise ValueError(f"device={device!r} is not a device; expected 'auto' or one of "
                          f"{', '.join(DEVICE_TYPES)} (e.g. 'cuda:0')") from error
     if device.type not in available_devices():
         raise ValueError(f"device={str(device)!r} is not available on this machine; available: "
@@ -112,3 +107,49 @@ def timed(device="cpu"):
     finally:
         synchronize(device)
         clock.seconds = time.perf_counter() - started
+
+
+def _resident_bytes() -> int:
+    """This process's resident memory now (Linux /proc; 0 where it does not exist)."""
+    import os
+
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+@contextmanager
+def peak_memory(device="cpu", interval_s: float = 0.005):
+    """Measure the peak extra memory of a block in bytes (`meter.peak_bytes`) and its seconds: on a GPU torch's
+    peak allocation; on the CPU the process's resident memory, sampled every interval_s in a thread."""
+    import threading
+
+    class Meter:
+        peak_bytes, seconds = 0, 0.0
+
+    meter, device = Meter(), torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        start = torch.cuda.memory_allocated(device)
+    else:
+        start, highest, done = _resident_bytes(), [_resident_bytes()], threading.Event()
+
+        def sample():
+            while not done.wait(interval_s):
+                highest[0] = max(highest[0], _resident_bytes())
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+    try:
+        with timed(device) as clock:      # synchronised before both clock readings
+            yield meter
+    finally:
+        meter.seconds = clock.seconds
+        if device.type == "cuda":
+            meter.peak_bytes = torch.cuda.max_memory_allocated(device) - start
+        else:
+            done.set()
+            sampler.join()
+            meter.peak_bytes = max(highest[0], _resident_bytes()) - start

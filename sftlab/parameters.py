@@ -53,3 +53,10 @@ def count_parameters(config) -> int:
         raise TypeError(f"count_parameters knows configs of type {sorted(COUNTERS)}, "
                         f"got {type(config).__name__} (model_type={model_type!r})")
     return COUNTERS[model_type](config)
+
+
+def trainable_parameters(model) -> tuple[int, int]:
+    """(trainable, total) parameter counts; tied weights count once (model.parameters() yields a shared tensor
+    once)."""
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)

@@ -29,8 +29,8 @@ import torch
 from torch import nn
 
 from sftlab.batching import IGNORE_INDEX, check_token_ids
+from sftlab.course.progress import progress_bar
 from sftlab.devices import mixed_precision_for, model_device, synchronize, to_device
-from sftlab.progress import progress_bar
 
 MIXED_PRECISION = ("auto", "no", "fp16", "bf16")
 # Modules whose weights are gains or shifts, not sizes to shrink; matched by type, plus any class whose name ends

@@ -5,7 +5,8 @@ import socket
 
 import pytest
 
-from sftlab import models, profiles
+from sftlab import models
+from sftlab.course import profiles
 
 
 def _clear_caches():

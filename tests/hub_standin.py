@@ -167,7 +167,7 @@ def _word_vectors(gensim_dir: Path) -> None:
 
 def build(folder: Path) -> dict[str, str]:
     """Write the stand-in under `folder`; return the environment variables that point the libraries at it."""
-    from sftlab.profiles import STANDIN_MARKER
+    from sftlab.course.profiles import STANDIN_MARKER
 
     folder = Path(folder)
     hf_home, gensim_dir = folder / "huggingface", folder / "gensim-data"

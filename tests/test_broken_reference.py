@@ -8,8 +8,8 @@ import json
 
 import nbformat
 
-from sftlab import runner
-from sftlab.course import NOTEBOOK_DIR, notebook
+from sftlab.course import runner
+from sftlab.course.chapters import NOTEBOOK_DIR, notebook
 
 BREAK = """import torch.nn.functional as F
 _reference = F.scaled_dot_product_attention

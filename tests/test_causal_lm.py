@@ -5,8 +5,9 @@ import torch
 from datasets import Dataset, DatasetDict
 from transformers import DataCollatorForLanguageModeling, GPT2Config, GPT2LMHeadModel
 
-from sftlab import models, profiles
+from sftlab import models
 from sftlab.causal_lm import IGNORE_INDEX, CausalLMCollator, make_lm_loader, samples, tokenize_corpus
+from sftlab.course import profiles
 from sftlab.data import load_lm_corpus
 from sftlab.training import TrainingConfig, train
 

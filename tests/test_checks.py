@@ -1,10 +1,11 @@
-"""sftlab.checks: a ✓ is printed only when the check holds; otherwise an AssertionError names both values."""
+"""sftlab.course.checks: a ✓ is printed only when the check holds; otherwise an AssertionError names both values."""
 
 import numpy as np
 import pytest
 import torch
 
-from sftlab import checks
+from sftlab import stats
+from sftlab.course import checks
 
 
 def test_same_prints_the_difference_and_returns_it(capsys):
@@ -54,16 +55,16 @@ def test_a_failed_check_prints_no_tick(capsys):
 
 
 def test_intervals():
-    mean, low, high = checks.mean_and_interval([0.80, 0.82, 0.84])
+    mean, low, high = stats.mean_and_interval([0.80, 0.82, 0.84])
     assert mean == pytest.approx(0.82) and low < 0.80 and high > 0.84
     with pytest.raises(ValueError, match="at least 2 runs"):
-        checks.mean_and_interval([0.8])
-    mean, low, high = checks.bootstrap_interval([1] * 80 + [0] * 20)
+        stats.mean_and_interval([0.8])
+    mean, low, high = stats.bootstrap_interval([1] * 80 + [0] * 20)
     assert mean == pytest.approx(0.8) and 0.7 < low < 0.8 < high < 0.9
 
 
 def _on_the_standin(monkeypatch, tmp_path, on: bool, profile: str = "full"):
-    from sftlab import profiles
+    from sftlab.course import profiles
 
     monkeypatch.setenv("HF_HOME", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -160,7 +160,7 @@ def test_class_weights_refuse_labels_outside_the_classes():
 # ---------------------------------------------------------------- mean-pooling head, truncated encoder
 
 def test_mean_pool_leaves_padding_out_and_equals_the_exercise_reference():
-    from sftlab.exercises.ch03_classification import mean_pooling_solution
+    from sftlab.course.exercises.ch03_classification import mean_pooling_solution
 
     hidden = torch.randn(3, 5, 4, generator=torch.Generator().manual_seed(0))
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0]])

@@ -6,8 +6,9 @@ import sys
 
 import pytest
 
-from sftlab import cli, models, runner
-from sftlab.course import NOTEBOOKS, existing_notebooks
+from sftlab import models
+from sftlab.course import cli, runner
+from sftlab.course.chapters import NOTEBOOKS, existing_notebooks
 
 
 def test_doctor_ready_with_all_three_offline_models(offline, capsys):
@@ -43,7 +44,7 @@ def test_doctor_names_a_missing_package_and_fails(offline, monkeypatch, capsys, 
 
 def test_doctor_hints_fit_how_the_course_was_installed(monkeypatch, tmp_path):
     """The course's .venv (make setup): its pip, with the lock. Anything else: this interpreter's pip."""
-    from sftlab.course import REPO_ROOT
+    from sftlab.course.chapters import REPO_ROOT
 
     monkeypatch.chdir(REPO_ROOT)
     monkeypatch.setattr(sys, "prefix", str(REPO_ROOT / ".venv"))
@@ -74,10 +75,10 @@ def test_doctor_reports_a_bad_profile_name(monkeypatch, capsys):
 def test_console_script_is_declared():
     import tomllib
 
-    from sftlab.course import REPO_ROOT
+    from sftlab.course.chapters import REPO_ROOT
 
     scripts = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["sftlab"] == "sftlab.cli:main"
+    assert scripts["sftlab"] == "sftlab.course.cli:main"
 
 
 def test_run_needs_notebooks_or_all(capsys):

@@ -20,7 +20,15 @@ import venv
 import zipfile
 from pathlib import Path
 
-from sftlab.course import COLAB_HOME, COURSE_REF, GITHUB_REPO, REPO_ROOT, colab_cell, colab_url, existing_notebooks
+from sftlab.course.chapters import (
+    COLAB_HOME,
+    COURSE_REF,
+    GITHUB_REPO,
+    REPO_ROOT,
+    colab_cell,
+    colab_url,
+    existing_notebooks,
+)
 
 BUDGET_S = 120
 SIMULATION = """
@@ -229,9 +237,9 @@ def test_make_lab_starts_as_root_with_a_note():
 def test_the_published_repository_is_one_constant():
     """Whoever publishes the course sets GITHUB_REPO once: no other module of the package names a repository."""
     for path in (REPO_ROOT / "sftlab").rglob("*.py"):
-        if path.name != "course.py":
+        if path.name != "chapters.py":
             text = path.read_text(encoding="utf-8")
-            assert GITHUB_REPO not in text and "github.com/" not in text, f"{path}: use sftlab.course.GITHUB_REPO"
+            assert GITHUB_REPO not in text and "github.com/" not in text, f"{path}: use chapters.GITHUB_REPO"
 
 
 def test_the_readme_links_follow_the_constants():

@@ -132,12 +132,13 @@ def test_a_gpu_that_only_emulates_bf16_trains_in_fp16(monkeypatch):
     assert trainer_precision("cpu") == {"bf16": False, "fp16": False}
 
 
-def test_resolve_device_follows_the_profile_and_refuses_what_is_missing(monkeypatch):
-    from sftlab import profiles
+def test_resolve_device_takes_auto_or_a_device_and_refuses_what_is_missing():
+    from sftlab.devices import available_devices
 
-    monkeypatch.setenv(profiles.ENV_VAR, "offline")
-    assert resolve_device(None) == torch.device("cpu")
-    assert resolve_device("auto").type == profiles.best_device()
+    assert resolve_device("auto").type == available_devices()[0] == resolve_device().type
+    assert resolve_device("cpu") == resolve_device(torch.device("cpu")) == torch.device("cpu")
+    with pytest.raises(ValueError, match="None is not a device; expected 'auto' or one of cpu, cuda, mps"):
+        resolve_device(None)
     with pytest.raises(ValueError, match="'gpu' is not a device"):
         resolve_device("gpu")
     if not torch.cuda.is_available():
@@ -159,7 +160,7 @@ def test_loaders_put_models_on_the_requested_device(offline, monkeypatch):
 
 
 def test_the_banner_names_the_device(offline, capsys):
-    from sftlab import profiles
+    from sftlab.course import profiles
 
     assert "device: cpu" in profiles.banner()
 

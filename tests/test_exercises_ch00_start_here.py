@@ -1,9 +1,9 @@
-"""sftlab.exercises.ch00_start_here: the softmax exercise."""
+"""sftlab.course.exercises.ch00_start_here: the softmax exercise."""
 
 import torch
 from exercise_checks import failure
 
-from sftlab import exercises
+from sftlab.course import exercises
 
 
 def test_library_softmax_passes():

@@ -1,11 +1,11 @@
-"""sftlab.exercises.ch01_embeddings: cosine similarity, embedding lookup, SGNS loss, analogies, subsampling."""
+"""sftlab.course.exercises.ch01_embeddings: cosine similarity, embedding lookup, SGNS loss, analogies, subsampling."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 from exercise_checks import failure
 
-from sftlab import exercises
+from sftlab.course import exercises
 
 
 def test_library_cosine_similarity_and_embedding_lookup_pass():

@@ -1,11 +1,11 @@
-"""sftlab.exercises.ch02_attention: causal mask, scaled attention, BERT layer parameters."""
+"""sftlab.course.exercises.ch02_attention: causal mask, scaled attention, BERT layer parameters."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 from exercise_checks import failure
 
-from sftlab import exercises
+from sftlab.course import exercises
 
 
 def test_library_attention_passes():

@@ -1,11 +1,11 @@
-"""sftlab.exercises.ch03_classification: macro-F1, class weights, mean pooling."""
+"""sftlab.course.exercises.ch03_classification: macro-F1, class weights, mean pooling."""
 
 import pytest
 import torch
 from exercise_checks import failure
 
-from sftlab import exercises
-from sftlab.exercises import ch03_classification
+from sftlab.course import exercises
+from sftlab.course.exercises import ch03_classification
 
 
 def test_macro_f1_reference_equals_scikit_learn():

@@ -1,11 +1,11 @@
-"""sftlab.exercises.ch04_ner: label alignment, entity F1, constrained decoding."""
+"""sftlab.course.exercises.ch04_ner: label alignment, entity F1, constrained decoding."""
 
 import pytest
 import torch
 from exercise_checks import failure
 
-from sftlab import exercises
-from sftlab.exercises import ch04_ner
+from sftlab.course import exercises
+from sftlab.course.exercises import ch04_ner
 
 
 def test_align_labels_reference_equals_sftlab_ner():

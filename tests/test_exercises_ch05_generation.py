@@ -1,11 +1,11 @@
-"""sftlab.exercises.ch05_generation: top-k, repetition penalty, causal-LM loss."""
+"""sftlab.course.exercises.ch05_generation: top-k, repetition penalty, causal-LM loss."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 from exercise_checks import failure
 
-from sftlab import exercises
+from sftlab.course import exercises
 
 
 def test_top_k_and_repetition_penalty_references_equal_sftlab_generation_and_transformers():

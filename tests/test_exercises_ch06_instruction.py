@@ -1,10 +1,10 @@
-"""sftlab.exercises.ch06_instruction: answer-only labels, a chat template by hand, ROUGE-L's LCS."""
+"""sftlab.course.exercises.ch06_instruction: answer-only labels, a chat template by hand, ROUGE-L's LCS."""
 
 import torch
 from exercise_checks import failure
 
-from sftlab import exercises
-from sftlab.exercises.ch06_instruction import _chat_cases
+from sftlab.course import exercises
+from sftlab.course.exercises.ch06_instruction import _chat_cases
 
 
 def test_references_pass_their_own_checks():

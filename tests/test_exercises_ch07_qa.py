@@ -1,11 +1,12 @@
-"""sftlab.exercises.ch07_qa: characters to a token span, SQuAD F1, the best-span search."""
+"""sftlab.course.exercises.ch07_qa: characters to a token span, SQuAD F1, the best-span search."""
 
 import pytest
 import torch
 from exercise_checks import failure
 
-from sftlab import exercises, qa
-from sftlab.exercises import ch07_qa
+from sftlab import qa
+from sftlab.course import exercises
+from sftlab.course.exercises import ch07_qa
 
 # ---------------------------------------------------------------- char_to_token_span
 

@@ -1,9 +1,9 @@
-"""sftlab.exercises.framework: every check accepts its reference; failures are reported in words."""
+"""sftlab.course.exercises.framework: every check accepts its reference; failures are reported in words."""
 
 import pytest
 import torch
 
-from sftlab import exercises
+from sftlab.course import exercises
 
 
 def failure(check, fn):
@@ -62,7 +62,7 @@ def test_an_exception_in_the_learners_function_shows_their_traceback_not_the_che
     assert "The exception came from your code, not from the check; its traceback (most recent call last):" in out
     assert "in cosine_similarity\n      return (normalise(a) * normalise(b)).sum()" in out
     assert "in normalise\n      return v / v.norm(dim=1)" in out
-    assert "sftlab/exercises/framework.py" not in out      # the check's own frames are left out
+    assert "sftlab/course/exercises/framework.py" not in out      # the check's own frames are left out
 
 
 def test_a_not_implemented_error_from_deeper_down_is_a_failure_not_an_unattempted_exercise(capsys):

@@ -3,7 +3,7 @@
 The stand-in holds tiny random models under the real names and small data sets with the real features, in
 the libraries' own caches; with HF_HUB_OFFLINE=1 every full-profile loader must work unchanged and return
 the course schema, and every notebook must run top to bottom under nbval, as a workshop's Colab runs it.
-The numbers are meaningless (findings are reported, not asserted: sftlab.checks); what this proves is that
+The numbers are meaningless (findings are reported, not asserted: sftlab.course.checks); what this proves is that
 each code path runs.
 """
 
@@ -15,12 +15,13 @@ import sys
 import pytest
 from hub_standin import build
 
-from sftlab.course import REPO_ROOT, SIZES, existing_notebooks, notebook
+from sftlab.course.chapters import REPO_ROOT, SIZES, existing_notebooks, notebook
 
 LOADS = r"""
 import json
 import sftlab
-from sftlab import data, models, profiles
+from sftlab import data, models
+from sftlab.course import profiles
 line = sftlab.banner()
 report = {"banner": line, "profile": profiles.active().name}
 tokenizer, encoder = models.load_encoder("sequence-classification", num_labels=2)
@@ -68,7 +69,7 @@ def test_every_full_profile_loader_runs_against_the_standin(standin_env):
 
 
 def test_full_profile_from_a_filled_cache_is_allowed_offline(standin_env, monkeypatch):
-    from sftlab import profiles
+    from sftlab.course import profiles
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv(profiles.ENV_VAR, "full")

@@ -1,4 +1,4 @@
-"""The bilingual glossary (data/glossary.yaml) and sftlab.glossary: schema, completeness against the
+"""The bilingual glossary (data/glossary.yaml) and sftlab.course.glossary: schema, completeness against the
 notebooks, and how tables and summaries are rendered as text and as HTML.
 """
 
@@ -8,8 +8,8 @@ import re
 import pytest
 from notebook_status import REBUILDING
 
-from sftlab import glossary as gl
-from sftlab.course import NOTEBOOK_DIR
+from sftlab.course import glossary as gl
+from sftlab.course.chapters import NOTEBOOK_DIR
 
 # Terms a learner meets in bold or in a heading of each notebook; every one must be in the
 # glossary under that chapter. Chapters 06 and 07 have no notebook yet, so no list.
@@ -152,7 +152,7 @@ def test_bad_chapter_and_lang_are_named():
 
 
 def test_a_near_miss_chapter_or_lang_gets_a_suggestion_and_one_check_lang_serves_both():
-    from sftlab import quiz
+    from sftlab.course import quiz
 
     with pytest.raises(ValueError, match=r"no chapter 'ch4'; expected one of \[.*\] \(did you mean '04'\?\)"):
         gl.glossary("ch4")

@@ -12,15 +12,15 @@ import sysconfig
 import time
 import venv
 
-from sftlab.course import REPO_ROOT
+from sftlab.course.chapters import REPO_ROOT
 
 BUDGET_S = 60
 LOADS = """
-import sftlab, sftlab.course, sftlab.data, sftlab.quiz
+import sftlab, sftlab.course.chapters, sftlab.data, sftlab.course.quiz
 print("package:", sftlab.__file__)
-print("data:", sftlab.course.data_dir())
+print("data:", sftlab.course.chapters.data_dir())
 ds = sftlab.data.load_sentiment("offline")
-print("rows:", ds["train"].num_rows, "questions:", len(sftlab.quiz.load_bank()))
+print("rows:", ds["train"].num_rows, "questions:", len(sftlab.course.quiz.load_bank()))
 """
 
 

@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from sftlab import instruct
-from sftlab.data import load_instructions
+from sftlab.data import first_per_group, load_instructions, source_text
+from sftlab.devices import peak_memory
 from sftlab.models import load_chat_lm
+from sftlab.parameters import trainable_parameters
 
 CONVERSATION = [{"role": "system", "content": "Answer in one word."},
                 {"role": "user", "content": "Positive or negative? Lovely staff, awful room."},
@@ -167,7 +169,7 @@ def test_batched_left_padded_greedy_answers_equal_one_at_a_time(chat_lm, data):
 
 
 def test_few_shot_prompts_put_solved_examples_of_the_same_family_and_language_first(tokenizer, data):
-    test = instruct.first_per_group(data["test"], {"entities": 1, "sentiment": 1})
+    test = first_per_group(data["test"], {"entities": 1, "sentiment": 1})
     groups = sorted(zip(test["family"], test["language"], strict=True))
     assert groups == [("entities", "en"), ("entities", "zh"), ("sentiment", "en"), ("sentiment", "zh")]
     shots_for = instruct.few_shot_picker(data["train"], test, k=2, seed=0)
@@ -216,7 +218,7 @@ def test_entity_scores_parse_json_and_score_invalid_answers_as_nothing():
 def test_sentiment_exact_match_and_the_language_report(data):
     assert instruct.sentiment_correct(["Positive.", "负面。", "positive, clearly"], ["positive", "负面", "positive"]) \
         == [True, True, False]
-    test = instruct.first_per_group(data["test"], {"entities": 2, "sentiment": 2, "open": 2})
+    test = first_per_group(data["test"], {"entities": 2, "sentiment": 2, "open": 2})
     report = instruct.language_report(test, list(test["reference"]))
     assert list(report.index) == ["en", "zh", "all"]
     assert (report[["entity F1", "valid JSON", "sentiment accuracy", "ROUGE-L"]] == 1.0).all().all()
@@ -231,28 +233,29 @@ def test_encoder_entities_are_written_as_the_same_json_and_sources_are_found():
     Entity = namedtuple("Entity", "text type")
     answer = instruct.entities_answer([Entity("Ada", "PER"), Entity("Ada", "PER"), Entity("London", "LOC")])
     assert json.loads(answer) == {"PER": ["Ada"], "ORG": [], "LOC": ["London"], "MISC": []}
-    assert instruct.source_text("ner/test.conll#3").startswith("Epeli Naulivou said the Fijian navy")
-    assert instruct.source_text("sentiment/apps.jsonl#94").startswith("Scrolling through the store")
+    assert source_text("ner/test.conll#3").startswith("Epeli Naulivou said the Fijian navy")
+    assert source_text("sentiment/apps.jsonl#94").startswith("Scrolling through the store")
     with pytest.raises(ValueError, match="is not a derived item's"):
-        instruct.source_text("open_en.txt#3")
+        source_text("open_en.txt#3")
 
 
 def test_peak_memory_sees_an_allocation_and_counts_parameters():
-    with instruct.peak_memory("cpu") as meter:
+    with peak_memory("cpu") as meter:
         block = torch.ones(64, 2**20 // 4 * 4)          # 256 MB of float32
         del block
     assert meter.peak_bytes > 100 * 2**20 and meter.seconds > 0
     layer = torch.nn.Linear(4, 3)
     layer.bias.requires_grad_(False)
-    assert instruct.trainable_parameters(layer) == (12, 15)
+    assert trainable_parameters(layer) == (12, 15)
 
 
 def test_chat_lm_is_smollm2_135m_offline_and_360m_in_the_full_profile(monkeypatch, chat_lm):
-    from sftlab import models, profiles
+    from sftlab import models
+    from sftlab.course import profiles
 
     tokenizer, model = chat_lm
     assert type(model).__name__ == "LlamaForCausalLM" and not model.training
-    assert "SmolLM2-135M-Instruct" in profiles.CHOICES["offline"]["chat_lm"]
+    assert "SmolLM2-135M-Instruct" in profiles.MODELS["chat_lm"]["offline"].about
     asked = []
     monkeypatch.setenv(profiles.ENV_VAR, "full")
     monkeypatch.setattr(profiles, "hub_reachable", lambda timeout=profiles.HUB_TIMEOUT_S: True)

@@ -343,8 +343,8 @@ def test_more_wrong_inputs_to_the_ner_helpers_are_named():
         ner.entity_metrics({"tags": ["O"]}, {"tags": ["O"]})
     with pytest.raises(TypeError, match="split_words takes one raw string, got NoneType"):
         ner.split_words(None)
-    with pytest.raises(TypeError, match="Highlighted takes the raw text as a string, got list"):
-        ner.Highlighted(["Paris"], [])
+    with pytest.raises(TypeError, match="highlight takes the raw text as a string, got list"):
+        ner.highlight(["Paris"], [])
     with pytest.raises(ValueError, match=r"allowed must be a \(4, 3\) bool tensor for 3 labels .*shape \(3, 3\)"):
         ner.viterbi(torch.zeros(2, 3), torch.ones(3, 3, dtype=torch.bool))
 

@@ -12,7 +12,7 @@ import pytest
 from test_data import NEAR_DUPLICATE_JACCARD, near_duplicates  # the sentiment set's 3-gram check, reused
 
 from sftlab import data
-from sftlab.course import REPO_ROOT
+from sftlab.course.chapters import REPO_ROOT
 
 SPLITS = ["train", "validation", "test"]
 MIN_SENTENCES, MIN_TEST, MIN_MENTIONS, MIN_UNSEEN_SHARE = 1000, 200, 300, 0.5

@@ -1,11 +1,11 @@
-"""The conventions every committed notebook keeps (DESIGN.md, "Notebooks")."""
+"""The conventions every committed notebook keeps (docs/architecture.md)."""
 
 import json
 
 import pytest
 from notebook_status import notebook_params
 
-from sftlab.course import NOTEBOOK_DIR, existing_notebooks
+from sftlab.course.chapters import NOTEBOOK_DIR, existing_notebooks
 
 NOTEBOOKS = [NOTEBOOK_DIR / nb.filename for nb in existing_notebooks()]
 
@@ -90,11 +90,11 @@ def test_every_chapter_ends_with_cards_summary_and_glossary(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_checks_are_assertions_not_prints(path):
-    """A ✓ printed by hand proves nothing; sftlab.checks prints it only when the check holds."""
+    """A ✓ printed by hand proves nothing; sftlab.course.checks prints it only when the check holds."""
     for cell in _code_cells(path):
         source = "".join(cell["source"])
         assert "✓" not in source and "✗" not in source, \
-            f"{path.name}: a hand-printed ✓/✗ — use sftlab.checks (same, at_least, holds): {source[:160]!r}"
+            f"{path.name}: a hand-printed ✓/✗ — use sftlab.course.checks (same, at_least, holds): {source[:160]!r}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

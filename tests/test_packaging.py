@@ -14,8 +14,8 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from sftlab import course
-from sftlab.course import NOTEBOOKS, REPO_ROOT, colab_url, existing_notebooks
+from sftlab.course import chapters
+from sftlab.course.chapters import NOTEBOOKS, REPO_ROOT, colab_url, existing_notebooks
 
 CONDA_TO_PIP = {"pytorch": "torch"}  # conda-forge names that differ from PyPI's
 NOT_PACKAGES = {"python", "pip"}
@@ -219,11 +219,11 @@ def test_course_data_goes_into_non_editable_installs():
 
 
 def test_missing_data_folder_says_how_to_install(monkeypatch, tmp_path):
-    monkeypatch.setattr(course, "DATA_DIR", tmp_path / "nowhere")
+    monkeypatch.setattr(chapters, "DATA_DIR", tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError, match=r"pip install -e \.") as info:
-        course.data_dir()
-    assert course.DATA_ENV_VAR in str(info.value)
-    assert course.data_dir.__doc__
+        chapters.data_dir()
+    assert chapters.DATA_ENV_VAR in str(info.value)
+    assert chapters.data_dir.__doc__
 
 
 def test_readme_gives_exactly_two_commands_near_the_top():

@@ -1,4 +1,4 @@
-"""Practice copies (sftlab.practice): valid notebooks whose tagged cells are cleared to a prompt, everything else
+"""Practice copies (sftlab.course.practice): valid notebooks whose tagged cells are cleared to a prompt, everything else
 kept; they run up to the first cleared cell and stop there with an error that says what to write; with the
 original code pasted back they are the original notebook again (which nbval runs in full, checks and all)."""
 
@@ -8,8 +8,8 @@ import json
 import nbformat
 import pytest
 
-from sftlab import cli, practice
-from sftlab.course import NOTEBOOK_DIR, NOTEBOOKS, existing_notebooks
+from sftlab.course import cli, practice
+from sftlab.course.chapters import NOTEBOOK_DIR, NOTEBOOKS, existing_notebooks
 
 SHIPPED = existing_notebooks()
 
@@ -74,7 +74,7 @@ def test_cleared_cells_keep_their_checks(nb):
 
 
 CELL = '''import torch
-from sftlab.checks import same
+from sftlab.course.checks import same
 
 x = torch.ones(3)                 # three ones
 y = x * 2                         # doubled
@@ -86,7 +86,7 @@ fig = plot_lines([1], {"y": [1]}, "t", "x", "y")
 
 def test_a_cell_without_functions_is_cleared_but_for_imports_checks_and_plots():
     cleared = practice.clear_cell(CELL, later_cells=["print(x)", "scratch = 0\nprint(scratch)"])
-    assert "import torch\nfrom sftlab.checks import same" in cleared
+    assert "import torch\nfrom sftlab.course.checks import same" in cleared
     assert 'same(y, torch.full((3,), 2.0), what="doubled")' in cleared and "fig = plot_lines(" in cleared
     assert "x * 2" not in cleared and "torch.ones(3)" not in cleared
     assert "# ✎ x  three ones" in cleared and "# ✎ y  doubled" in cleared

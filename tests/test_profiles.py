@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from sftlab import profiles
+from sftlab.course import profiles
 
 
 def _hang(*args, **kwargs):
@@ -117,16 +117,17 @@ def test_banner_is_one_line_naming_profile_models_and_switch(offline, capsys):
 
 
 @pytest.mark.parametrize("cuda, mps, best", [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")])
-def test_best_device_is_the_fastest_one_torch_can_use(monkeypatch, cuda, mps, best):
+def test_the_full_profile_uses_the_fastest_device_and_the_offline_one_the_cpu(monkeypatch, cuda, mps, best):
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
-    assert profiles.best_device() == best
+    assert profiles.Profile("full", "full", "test").device == best
+    assert profiles.Profile("offline", "auto", "test").device == "cpu"
 
 
 def test_data_sizes_follow_the_profile_and_the_standin(monkeypatch, tmp_path):
-    from sftlab.course import SIZES, sizes
+    from sftlab.course.chapters import SIZES, sizes
 
     monkeypatch.setenv(profiles.ENV_VAR, "offline")
     assert sizes("03").profile == "offline" and sizes(3).sweep_rows == SIZES["03"]["offline"]["sweep_rows"]
@@ -149,6 +150,6 @@ def test_short_model_names_follow_the_profile(monkeypatch):
     assert profiles.active().short("encoder") == "MiniLM" and profiles.active().short("causal_lm") == "SmolLM2"
     with pytest.raises(ValueError, match="no model role 'decoder'; expected one of"):
         profiles.active().short("decoder")
-    full = profiles.Profile("full", "full", "test", **profiles.CHOICES["full"])
+    full = profiles.Profile("full", "full", "test")
     assert [full.short(role) for role in ("encoder", "causal_lm", "word_vectors")] == ["bert-base", "gpt2",
                                                                                        "GloVe 100d"]

@@ -4,7 +4,7 @@ import os
 
 import nbformat
 
-from sftlab import progress, runner
+from sftlab.course import progress, runner
 
 
 def test_a_static_bar_prints_only_its_final_state(monkeypatch, capsys):
@@ -18,7 +18,7 @@ def test_a_static_bar_prints_only_its_final_state(monkeypatch, capsys):
 
 def test_a_saved_notebook_has_no_bar_frozen_at_zero(tmp_path):
     path = tmp_path / "bar.ipynb"
-    code = ("from sftlab.progress import progress_bar\n"
+    code = ("from sftlab.course.progress import progress_bar\n"
             "with progress_bar(5, desc='steps') as bar:\n    bar.update(5)")
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), path)
     result = runner.run_notebook(path, save=True, timeout_s=120)

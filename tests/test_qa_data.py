@@ -18,7 +18,7 @@ import pytest
 from test_data import near_duplicates  # the sentiment set's 3-gram check, reused
 
 from sftlab import data
-from sftlab.course import REPO_ROOT
+from sftlab.course.chapters import REPO_ROOT
 
 SPLITS = ["train", "validation", "test"]
 MIN_PASSAGES, MIN_ANSWERABLE, MIN_TEST, MIN_VALIDATION = 150, 900, 200, 100

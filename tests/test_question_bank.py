@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 import yaml
 
-from sftlab import quiz
-from sftlab.course import NOTEBOOK_IDS
+from sftlab.course import quiz
+from sftlab.course.chapters import NOTEBOOK_IDS
 
 MIN_QUESTIONS = 80
 MIN_PER_NOTEBOOK = 12          # notebooks 01–05; 00 holds the general questions
@@ -111,7 +111,7 @@ def _section_titles(path) -> list[str]:
 
 
 def test_see_also_names_a_real_section_of_an_existing_notebook():
-    from sftlab.course import NOTEBOOK_DIR, existing_notebooks
+    from sftlab.course.chapters import NOTEBOOK_DIR, existing_notebooks
 
     titles = {nb.id: _section_titles(NOTEBOOK_DIR / nb.filename) for nb in existing_notebooks()}
     wrong = []
@@ -199,7 +199,7 @@ def _chinese_quote_problems(source, text):
 
 
 def test_chinese_text_uses_one_quote_style():
-    from sftlab import glossary
+    from sftlab.course import glossary
 
     problems = []
     for q in quiz.load_bank():

@@ -1,4 +1,4 @@
-"""Tests for sftlab.quiz: entry validation, the progress file, cards (clicked through their handlers).
+"""Tests for sftlab.course.quiz: entry validation, the progress file, cards (clicked through their handlers).
 
 The questions come from tests/fixtures/interview/; tests/test_question_bank.py checks the course bank.
 """
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sftlab import quiz
+from sftlab.course import quiz
 
 FIXTURES = Path(__file__).parent / "fixtures" / "interview"
 

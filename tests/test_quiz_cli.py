@@ -1,4 +1,4 @@
-"""Tests for sftlab.quiz_cli: the terminal quiz driven by scripted stdin, and the markdown export."""
+"""Tests for sftlab.course.quiz_cli: the terminal quiz driven by scripted stdin, and the markdown export."""
 
 import argparse
 import io
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sftlab import quiz, quiz_cli
+from sftlab.course import quiz, quiz_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "interview"
 
@@ -135,7 +135,7 @@ def test_terminal_quiz_speaks_the_language_of_its_questions(tmp_path):
 
 def test_only_the_questions_of_notebooks_that_ship(monkeypatch, capsys):
     """A chapter still being written keeps its questions out of the quiz and the printed sheet."""
-    from sftlab.course import notebook
+    from sftlab.course.chapters import notebook
 
     monkeypatch.setattr(quiz_cli, "existing_notebooks", lambda: [notebook("00")])
     code, sheet = run("--export", "md")

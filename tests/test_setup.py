@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sftlab.course import REPO_ROOT
+from sftlab.course.chapters import REPO_ROOT
 
 FAKE_PYTHON = """#!/bin/sh
 # A stand-in interpreter: reports Python {version}, logs each call, makes venvs of itself, installs nothing.
@@ -133,7 +133,7 @@ def test_the_course_floor_is_the_one_every_check_enforces(clone, monkeypatch):
 
     from packaging.specifiers import SpecifierSet
 
-    from sftlab import cli
+    from sftlab.course import cli
 
     allowed = SpecifierSet(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["requires-python"])
     for version in ("3.10", "3.12"):

@@ -8,7 +8,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from sftlab import viz  # noqa: E402
+from sftlab.course import viz  # noqa: E402
 
 
 def _labelled(fig):

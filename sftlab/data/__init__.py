@@ -53,9 +53,11 @@ from sftlab.data.instructions import (  # noqa: F401
     INSTRUCTION_RECORD_KEYS,
     INSTRUCTION_ROLES,
     INSTRUCTIONS_DIR,
+    first_per_group,
     instruction_features,
     load_instructions,
     read_instructions_jsonl,
+    source_text,
 )
 from sftlab.data.lm import (  # noqa: F401
     LM_CORPORA,

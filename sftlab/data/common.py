@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from sftlab import profiles
+from sftlab.course import profiles
 
 SPLITS = ("train", "validation", "test")
 

@@ -1,9 +1,10 @@
 """Chat conversations for instruction SFT (chapter 06), the same in both profiles."""
 
+import json
 from pathlib import Path
 
-from sftlab import profiles
-from sftlab.course import DATA_DIR
+from sftlab.course import profiles
+from sftlab.course.chapters import DATA_DIR, data_dir
 from sftlab.data.common import SPLITS, _jsonl_objects
 
 INSTRUCTIONS_DIR = DATA_DIR / "instructions"   # <split>.jsonl for each split; built from source/
@@ -97,3 +98,38 @@ def load_instructions(profile=None):
             seen[record["id"]] = split
         splits[split] = datasets.Dataset.from_list(records, features=instruction_features())
     return CourseDatasetDict(splits)
+
+
+def first_per_group(dataset, sizes: dict):
+    """The first sizes[family] conversations of each family in each language, in the split's order (None: all):
+    a fixed, stratified sample, e.g. to evaluate generation on a CPU budget."""
+    unknown = set(sizes) - set(dataset["family"])
+    if unknown:
+        raise ValueError(f"sizes names families {sorted(unknown)} that the split does not have")
+    taken, rows = {}, []
+    for i, (family, language) in enumerate(zip(dataset["family"], dataset["language"], strict=True)):
+        limit = sizes.get(family, 0)
+        if limit is None or taken.get((family, language), 0) < limit:
+            taken[(family, language)] = taken.get((family, language), 0) + 1
+            rows.append(i)
+    return dataset.select(rows)
+
+
+_CONLL_CACHE: dict = {}
+
+
+def source_text(source: str) -> str:
+    """The sentence an English derived item was made from ("ner/test.conll#3", "sentiment/apps.jsonl#94": file
+    and 1-based sentence or line in data/): CoNLL tokens joined by spaces, or the review's text."""
+    from sftlab.data.ner import read_conll  # here: data.ner imports the hub helpers this module never needs
+
+    path, _, number = source.partition("#")
+    if not number.isdigit() or not path.startswith(("ner/", "sentiment/")):
+        raise ValueError(f"source {source!r} is not a derived item's ('ner/<split>.conll#N' or "
+                         f"'sentiment/<domain>.jsonl#N')")
+    if path.startswith("ner/"):
+        if path not in _CONLL_CACHE:
+            _CONLL_CACHE[path] = read_conll(data_dir() / path)
+        return " ".join(_CONLL_CACHE[path][int(number) - 1]["tokens"])
+    line = (data_dir() / path).read_text(encoding="utf-8").splitlines()[int(number) - 1]
+    return json.loads(line)["text"]

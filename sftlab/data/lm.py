@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from sftlab.course import DATA_DIR
+from sftlab.course.chapters import DATA_DIR
 from sftlab.data.common import _jsonl_objects
 
 LM_DIR = DATA_DIR / "lm"                        # one folder per corpus: <name>/train.jsonl, <name>/heldout.jsonl

@@ -3,7 +3,7 @@
 from collections import Counter
 from pathlib import Path
 
-from sftlab.course import DATA_DIR
+from sftlab.course.chapters import DATA_DIR
 from sftlab.data.common import SPLITS, _check_hub_schema, _from_hub, by_profile
 
 # The CoNLL-2003 label order, as the hub's conll2003 dataset numbers its ner_tags (0 = O, 1 = B-PER,

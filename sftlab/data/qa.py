@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from sftlab.course import DATA_DIR
+from sftlab.course.chapters import DATA_DIR
 from sftlab.data.common import SPLITS, _from_hub, _jsonl_objects, by_profile
 
 QA_DIR = DATA_DIR / "qa"    # <split>.jsonl and unanswerable.jsonl, built from source/ by scripts/build_qa.py

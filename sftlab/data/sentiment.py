@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from sftlab.course import DATA_DIR
+from sftlab.course.chapters import DATA_DIR
 from sftlab.data.common import SPLITS, _check_hub_schema, _from_hub, _jsonl_objects, by_profile
 
 SENTIMENT_LABELS = ["neg", "pos"]                 # ClassLabel names: index = label id

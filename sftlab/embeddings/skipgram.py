@@ -207,7 +207,7 @@ OPTIMIZERS = ("sgd", "sparse_adam")
 
 def train_skipgram(chunks, config: SkipGramConfig | None = None, progress: bool = True) -> SkipGramResult:
     """Train SkipGramNS on `chunks` (lists of tokens) with SGD or SparseAdam and a linearly decaying learning rate."""
-    from sftlab.progress import progress_bar
+    from sftlab.course.progress import progress_bar
 
     config = config or SkipGramConfig()
     if not isinstance(config, SkipGramConfig):

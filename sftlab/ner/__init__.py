@@ -26,7 +26,7 @@ from sftlab.ner.decoding import (
     predict_word_log_probs,
     viterbi,
 )
-from sftlab.ner.raw_text import COLOURS, WORD, Entity, Highlighted, highlight, predict_entities, split_words
+from sftlab.ner.raw_text import COLOURS, WORD, Entity, highlight, predict_entities, split_words
 from sftlab.ner.scores import (
     EntityError,
     entity_confusion,
@@ -41,7 +41,7 @@ from sftlab.ner.scores import (
 )
 
 __all__ = [
-    "COLOURS", "IGNORE_INDEX", "NER_LABELS", "WORD", "Entity", "EntityError", "Highlighted", "align_labels",
+    "COLOURS", "IGNORE_INDEX", "NER_LABELS", "WORD", "Entity", "EntityError", "align_labels",
     "allowed_transitions", "bio_viterbi", "check_fast_tokenizer", "decode", "entity_confusion", "entity_errors",
     "entity_metrics", "entity_spans", "entity_strings", "format_entity_report", "highlight", "invalid_transitions",
     "make_loader", "may_follow", "metrics_for", "predict_entities", "predict_tags", "predict_word_log_probs",

@@ -11,9 +11,12 @@ sub-token of each word and give the rest -100, the index cross-entropy ignores, 
 
 from itertools import pairwise
 
+import torch
+
 from sftlab import batching
 from sftlab.batching import IGNORE_INDEX, check_fast_tokenizer
 from sftlab.data import NER_LABELS
+from sftlab.devices import model_device, to_device
 
 
 def _to_inside(label_names: list[str]) -> list[int]:
@@ -133,3 +136,14 @@ def make_loader(tokenized_split, tokenizer, batch_size: int = 32, shuffle: bool 
     batching.check_tokenized_split(tokenized_split, ["input_ids", "labels"], "make_loader", "tokenize_and_align")
     collator = DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE_INDEX)
     return batching.make_loader(tokenized_split, collator, batch_size, shuffle, seed, group_by_length)
+
+
+@torch.no_grad()
+def batch_logits(model, loader):
+    """(logits, labels) of each batch of a loader from make_loader: the model's (B, T, C) scores as float32 on the
+    CPU and the (B, T) word labels; the model runs in eval mode on its own device (inputs go where it is)."""
+    model.eval()
+    device = model_device(model)
+    for batch in loader:
+        logits = model(**to_device({k: v for k, v in batch.items() if k != "labels"}, device)).logits
+        yield logits.float().cpu(), batch["labels"]

@@ -15,8 +15,7 @@ all C^W sequences. The one other BIO reader, sftlab.data.entity_spans, turns tag
 import torch
 
 from sftlab.data import NER_LABELS, bio_problem, check_bio_tags
-from sftlab.devices import model_device, to_device
-from sftlab.ner.alignment import IGNORE_INDEX
+from sftlab.ner.alignment import IGNORE_INDEX, batch_logits
 
 
 def may_follow(previous: str | None, tag: str) -> bool:
@@ -102,14 +101,11 @@ def predict_word_log_probs(model, loader, label_names: list[str]) -> tuple[list[
     The scores of each word are the log-softmax at its first sub-token (the position that was trained), one
     (W, C) tensor per sentence: what argmax decoding and bio_viterbi read."""
     check_bio_tags(label_names, "label_names")
-    model.eval()
-    device = model_device(model)                                              # inputs go where the model is
     true_tags, log_probs = [], []
-    for batch in loader:
-        logits = model(**to_device({k: v for k, v in batch.items() if k != "labels"}, device)).logits  # (B, T, C)
+    for logits, labels in batch_logits(model, loader):                        # (B, T, C), (B, T)
         if logits.shape[-1] != len(label_names):
             raise ValueError(f"the model scores {logits.shape[-1]} labels but label_names has {len(label_names)}")
-        for row_log_probs, row_labels in zip(logits.float().log_softmax(-1).cpu(), batch["labels"], strict=True):
+        for row_log_probs, row_labels in zip(logits.log_softmax(-1), labels, strict=True):
             kept = row_labels != IGNORE_INDEX                                   # first sub-tokens of words
             true_tags.append([label_names[t] for t in row_labels[kept].tolist()])
             log_probs.append(row_log_probs[kept])                               # (W, C)

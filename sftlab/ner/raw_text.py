@@ -10,13 +10,13 @@ reach the model as the same tokens, so capitalisation, one of the strongest NER 
 (Production English NER usually starts from a cased model such as bert-base-cased.)
 """
 
-import html
 import re
 from itertools import pairwise
 from typing import NamedTuple
 
 import torch
 
+from sftlab.course.highlight import Highlighted
 from sftlab.data import check_bio_tags, entity_spans
 from sftlab.devices import model_device, to_device
 from sftlab.ner.alignment import check_fast_tokenizer
@@ -106,71 +106,7 @@ def predict_entities(text: str, model, tokenizer, label_names: list[str] | None 
 
 # ---------------------------------------------------------------- showing entities
 
-COLOURS = {"PER": "#fde2a4", "ORG": "#b9e3f9", "LOC": "#c8f2c2", "MISC": "#e3d1f7"}  # any other type: grey
-
-
-class Highlighted:
-    """A text with its entities marked: coloured HTML in Jupyter (_repr_html_), [text|TYPE] brackets elsewhere."""
-
-    def __init__(self, text: str, entities):
-        if not isinstance(text, str):
-            raise TypeError(f"Highlighted takes the raw text as a string, got {type(text).__name__}")
-        self.text = text
-        one_entity = isinstance(entities, tuple) and entities and isinstance(entities[0], str)   # an Entity too
-        if one_entity or isinstance(entities, str) or not hasattr(entities, "__iter__"):
-            raise TypeError(f"entities must be a list of (text, type, start, end[, score]) as predict_entities "
-                            f"returns, got {type(entities).__name__} {entities!r:.60}; for one entity pass [entity]")
-        entities = list(entities)                    # a generator would be empty the second time round
-        for e in entities:
-            if isinstance(e, str) or len(e) not in (4, 5):
-                raise TypeError(f"each entity is (text, type, start, end[, score]) as predict_entities gives, "
-                                f"got {e!r}")
-            if not all(hasattr(offset, "__index__") and not isinstance(offset, bool) for offset in e[2:4]):
-                raise TypeError(f"entity {e[0]!r}: start and end must be character offsets (ints), got {e[2]!r} "
-                                f"and {e[3]!r}")
-            if e[3] <= e[2]:
-                how = "is empty" if e[3] == e[2] else "ends before it starts"
-                raise ValueError(f"entity {e[0]!r} {how}: start={e[2]}, end={e[3]}; end is the offset just after "
-                                 f"its last character, so start < end (text[start:end])")
-        self.entities = sorted((Entity(*e) if len(e) == 5 else Entity(*e, float("nan")) for e in entities),
-                               key=lambda e: e.start)
-        for e in self.entities:
-            if not 0 <= e.start < e.end <= len(text):
-                raise ValueError(f"entity {e.text!r} spans characters {e.start}–{e.end}, outside the text "
-                                 f"(length {len(text)})")
-            if text[e.start:e.end] != e.text:
-                raise ValueError(f"entity {e.text!r} says characters {e.start}–{e.end}, but there the text reads "
-                                 f"{text[e.start:e.end]!r}: were the entities predicted on another text?")
-        for a, b in pairwise(self.entities):
-            if b.start < a.end:
-                raise ValueError(f"entities {a.text!r} and {b.text!r} overlap; highlight shows flat entities only")
-
-    def _pieces(self):
-        """(plain text, None) and (entity text, Entity) pieces that together make up the text."""
-        position = 0
-        for e in self.entities:
-            yield self.text[position:e.start], None
-            yield e.text, e
-            position = e.end
-        yield self.text[position:], None
-
-    def __str__(self) -> str:
-        return "".join(piece if e is None else f"[{piece}|{e.type}]" for piece, e in self._pieces())
-
-    def __repr__(self) -> str:
-        return str(self)
-
-    def _repr_html_(self) -> str:
-        parts = []
-        for piece, e in self._pieces():
-            if e is None:
-                parts.append(html.escape(piece))   # the text may hold <, > or &: never let it become markup
-                continue
-            colour = COLOURS.get(e.type, "#e0e0e0")
-            parts.append(f'<mark style="background:{colour}; padding:1px 4px; border-radius:4px" '
-                         f'title="score {e.score:.2f}">{html.escape(piece)} '
-                         f'<b style="font-size:0.7em">{html.escape(e.type)}</b></mark>')
-        return f'<div style="line-height:2">{"".join(parts)}</div>'
+COLOURS = {"PER": "#fde2a4", "ORG": "#b9e3f9", "LOC": "#c8f2c2", "MISC": "#e3d1f7"}  # other types: pale
 
 
 def highlight(text: str, entities) -> Highlighted:
@@ -178,4 +114,33 @@ def highlight(text: str, entities) -> Highlighted:
     entities: Entity tuples (text, type, start, end[, score]) as predict_entities returns them."""
     if not isinstance(text, str):
         raise TypeError(f"highlight takes the raw text as a string, got {type(text).__name__}")
-    return Highlighted(text, entities)
+    one_entity = isinstance(entities, tuple) and entities and isinstance(entities[0], str)   # an Entity too
+    if one_entity or isinstance(entities, str) or not hasattr(entities, "__iter__"):
+        raise TypeError(f"entities must be a list of (text, type, start, end[, score]) as predict_entities "
+                        f"returns, got {type(entities).__name__} {entities!r:.60}; for one entity pass [entity]")
+    entities = list(entities)                    # a generator would be empty the second time round
+    for e in entities:
+        if isinstance(e, str) or len(e) not in (4, 5):
+            raise TypeError(f"each entity is (text, type, start, end[, score]) as predict_entities gives, "
+                            f"got {e!r}")
+        if not all(hasattr(offset, "__index__") and not isinstance(offset, bool) for offset in e[2:4]):
+            raise TypeError(f"entity {e[0]!r}: start and end must be character offsets (ints), got {e[2]!r} "
+                            f"and {e[3]!r}")
+        if e[3] <= e[2]:
+            how = "is empty" if e[3] == e[2] else "ends before it starts"
+            raise ValueError(f"entity {e[0]!r} {how}: start={e[2]}, end={e[3]}; end is the offset just after "
+                             f"its last character, so start < end (text[start:end])")
+    entities = sorted((Entity(*e) if len(e) == 5 else Entity(*e, float("nan")) for e in entities),
+                           key=lambda e: e.start)
+    for e in entities:
+        if not 0 <= e.start < e.end <= len(text):
+            raise ValueError(f"entity {e.text!r} spans characters {e.start}–{e.end}, outside the text "
+                             f"(length {len(text)})")
+        if text[e.start:e.end] != e.text:
+            raise ValueError(f"entity {e.text!r} says characters {e.start}–{e.end}, but there the text reads "
+                             f"{text[e.start:e.end]!r}: were the entities predicted on another text?")
+    for a, b in pairwise(entities):
+        if b.start < a.end:
+            raise ValueError(f"entities {a.text!r} and {b.text!r} overlap; highlight shows flat entities only")
+    return Highlighted(text, [(e.start, e.end, e.type, f"score {e.score:.2f}") for e in entities], COLOURS,
+                       labels_inside=True)

@@ -17,8 +17,7 @@ from typing import NamedTuple
 import torch
 
 from sftlab.data import bio_problem, check_bio_tags, entity_spans
-from sftlab.devices import model_device, to_device
-from sftlab.ner.alignment import IGNORE_INDEX
+from sftlab.ner.alignment import IGNORE_INDEX, batch_logits
 
 
 def _check_tag_seqs(true_tag_seqs, pred_tag_seqs) -> None:
@@ -124,8 +123,8 @@ def metrics_for(label_names: list[str]):
     check_bio_tags(label_names, "label_names")       # here, not at the first evaluation after an epoch of training
     def compute(logits, labels):
         true_tags, pred_tags = [], []
-        for batch_logits, batch_labels in zip(logits, labels, strict=True):
-            batch_true, batch_pred = predictions_to_tags(batch_logits, batch_labels, label_names)
+        for scores_of_batch, labels_of_batch in zip(logits, labels, strict=True):
+            batch_true, batch_pred = predictions_to_tags(scores_of_batch, labels_of_batch, label_names)
             true_tags += batch_true
             pred_tags += batch_pred
         scores = entity_metrics(true_tags, pred_tags)
@@ -138,12 +137,9 @@ def metrics_for(label_names: list[str]):
 def predict_tags(model, loader, label_names: list[str]) -> tuple[list[list[str]], list[list[str]]]:
     """(true tag lists, predicted tag lists) for every sentence of a loader (from make_loader), model in eval mode."""
     check_bio_tags(label_names, "label_names")
-    model.eval()
-    device = model_device(model)                                              # inputs go where the model is
     true_tags, pred_tags = [], []
-    for batch in loader:
-        logits = model(**to_device({k: v for k, v in batch.items() if k != "labels"}, device)).logits  # (B, T, C)
-        batch_true, batch_pred = predictions_to_tags(logits.cpu(), batch["labels"], label_names)
+    for logits, labels in batch_logits(model, loader):                        # (B, T, C), (B, T)
+        batch_true, batch_pred = predictions_to_tags(logits, labels, label_names)
         true_tags += batch_true
         pred_tags += batch_pred
     return true_tags, pred_tags

@@ -4,7 +4,7 @@ negative-sampling loss, 3CosAdd analogies and word2vec's subsampling keep probab
 Shapes (sftlab/__init__.py): V vocabulary, D vector size, B pairs in a batch, K negatives per pair.
 """
 
-from sftlab.exercises.framework import Exercise, Mistake, check, register
+from sftlab.course.exercises.framework import Exercise, Mistake, check, register
 
 
 def cosine_similarity_solution(a, b):

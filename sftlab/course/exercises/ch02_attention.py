@@ -4,7 +4,7 @@ Shapes (sftlab/__init__.py): B batch, H heads, T query length, S key length, Dh 
 F feed-forward width.
 """
 
-from sftlab.exercises.framework import Exercise, Mistake, check, register
+from sftlab.course.exercises.framework import Exercise, Mistake, check, register
 
 
 def causal_mask_solution(seq_len):

@@ -5,7 +5,7 @@ differ, saying how (not a tensor, wrong shape, wrong dtype, nan/inf, or the larg
 learner's output equals a known mistake's output on that case, it also names the mistake. An exception from the
 learner's function is shown with the traceback of their own code; only the stub's `raise NotImplementedError`
 means "not attempted yet". The chapters'
-exercises live next door (ch01_embeddings.py, …); sftlab/exercises/__init__.py says how to add one.
+exercises live next door (ch01_embeddings.py, …); sftlab/course/exercises/__init__.py says how to add one.
 
 Shapes: the package legend (sftlab/__init__.py).
 """

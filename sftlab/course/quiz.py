@@ -4,7 +4,7 @@ The bank is one YAML file per notebook, data/interview/NN.yaml ("00" also holds 
 general SFT questions). Each file is a list of entries:
 
     - id: 02-why-scale-sqrt-dk     # unique across the bank
-      notebook: "02"               # one of sftlab.course.NOTEBOOK_IDS, the file's own name
+      notebook: "02"               # one of sftlab.course.chapters.NOTEBOOK_IDS, the file's own name
       topic: Scaled dot-product attention
       difficulty: 2                # 1 warm-up, 2 solid, 3 hard
       tags: [attention, softmax]   # lower case; `misconception` marks misconception items
@@ -15,7 +15,7 @@ general SFT questions). Each file is a list of entries:
 
 Three ways in: `cards(notebook="02")` at the end of a notebook (ipywidgets in Jupyter,
 a printed list elsewhere), `sftlab quiz` in a terminal and `sftlab quiz --export md` for a
-printable workshop sheet (both in sftlab/quiz_cli.py). Each shows English, Chinese or both
+printable workshop sheet (both in sftlab/course/quiz_cli.py). Each shows English, Chinese or both
 (lang="en" | "zh" | "both"; the cards also have a switch). What you mark is kept in
 ~/.sftlab/quiz_progress.json (or $SFTLAB_QUIZ_FILE, or `path=`), as
 {question_id: {"status": "known" | "review", "updated": ISO time}}.
@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sftlab.course import DATA_DIR, NOTEBOOK_IDS
-from sftlab.course import notebook as course_notebook
+from sftlab.course.chapters import DATA_DIR, NOTEBOOK_IDS
+from sftlab.course.chapters import notebook as course_notebook
 
 BANK_DIR = DATA_DIR / "interview"
 LANGS = ("en", "zh")                 # the languages every question and answer is written in
@@ -378,7 +378,7 @@ class CardDeck:
         if self.done:
             review = sum(status == "review" for status in self.results.values())
             self.card.value = (f"<b>Done.</b> {len(self.results) - review} known, {review} to review — "
-                               "<code>sftlab.quiz.review()</code> shows the ones to review.")
+                               "<code>sftlab.course.quiz.review()</code> shows the ones to review.")
             for button in (self.show_button, self.known_button, self.review_button):
                 button.disabled = True
             return

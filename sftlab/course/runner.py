@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sftlab.course import COURSE_BUDGET_S, MEMORY_BUDGET_MB, NOTEBOOK_DIR, existing_notebooks, notebook
+from sftlab.course.chapters import COURSE_BUDGET_S, MEMORY_BUDGET_MB, NOTEBOOK_DIR, existing_notebooks, notebook
 
 
 @dataclass
@@ -55,12 +55,12 @@ def run_notebook(path: Path, save: bool = False, timeout_s: int = 900) -> RunRes
     """Execute every cell in a fresh kernel; with save=True write the outputs into the file.
 
     The kernel runs with SFTLAB_STATIC_PROGRESS=1, so sftlab's progress bars print their final state as text
-    instead of a widget that a saved file shows frozen at 0% (sftlab.progress)."""
+    instead of a widget that a saved file shows frozen at 0% (sftlab.course.progress)."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    from sftlab.progress import STATIC_ENV_VAR
+    from sftlab.course.progress import STATIC_ENV_VAR
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
@@ -90,7 +90,7 @@ def measure_notebook(path: Path, timeout_s: int = 900) -> RunResult:
     code = (
         "import json, resource, sys\n"
         "from dataclasses import asdict\n"
-        "from sftlab.runner import run_notebook\n"
+        "from sftlab.course.runner import run_notebook\n"
         f"r = run_notebook({str(path)!r}, timeout_s={timeout_s})\n"
         "kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
         "r.peak_rss_mb = kb / 1024 if sys.platform != 'darwin' else kb / 2**20\n"
@@ -128,7 +128,7 @@ def results_json(results: list[RunResult]) -> str:
 
 # ---------------------------------------------------------------- the README's runtime column, from the benchmark
 
-REPO_README = Path(__file__).resolve().parent.parent / "README.md"
+REPO_README = Path(__file__).resolve().parents[2] / "README.md"
 RESULTS_FILE = REPO_README.parent / "benchmarks" / "results" / "notebooks.json"
 
 
@@ -157,7 +157,7 @@ def _minutes(seconds: float) -> str:
 
 
 def budgets_text() -> str:
-    """The budgets of the notebooks that ship, as the README states them (sftlab.course)."""
+    """The budgets of the notebooks that ship, as the README states them (sftlab.course.chapters)."""
     by_budget = {}
     for nb in existing_notebooks():
         by_budget.setdefault(nb.budget_s, []).append(nb.id)
@@ -184,7 +184,8 @@ def runtime_summary(path: Path = RESULTS_FILE) -> str:
                    f"{'their budgets' if len(over) > 1 else 'its budget'} — {listed}.")
     return ("The runtime column is written by `python benchmarks/run_notebooks.py --save` from "
             "`benchmarks/results/notebooks.json`: each notebook timed alone on an idle 2-core machine, the whole "
-            f"course in about {round(total / 60)} minutes. Budgets (`sftlab.course`): {budgets_text()}. {verdict}")
+            f"course in about {round(total / 60)} minutes. Budgets (`sftlab.course.chapters`): {budgets_text()}. "
+            f"{verdict}")
 
 
 def test_times_summary(path: Path = TEST_TIMES_FILE, runtimes: Path = RESULTS_FILE) -> str:

@@ -24,9 +24,10 @@ The package, in course order:
     ch06_instruction.py      mask_prompt_labels, chatml, lcs_length
     ch07_qa.py               char_to_token_span, squad_f1, best_span
 
-Every name below is importable from sftlab.exercises itself (`from sftlab.exercises import check_softmax`).
+Every name below is importable from sftlab.course.exercises itself
+(`from sftlab.course.exercises import check_softmax`).
 
-Adding an exercise (in its chapter's module, importing from sftlab.exercises.framework) takes a reference
+Adding an exercise (in its chapter's module, importing from sftlab.course.exercises.framework) takes a reference
 solution, the cases, the typical mistakes and a check function:
 
     def scaled_attention_solution(q, k, v):
@@ -53,8 +54,8 @@ compares answers that are lists of ids or plain numbers as tensors, and
 text_answers=True compares strings character by character.
 """
 
-from sftlab.exercises.ch00_start_here import check_softmax, softmax_solution
-from sftlab.exercises.ch01_embeddings import (
+from sftlab.course.exercises.ch00_start_here import check_softmax, softmax_solution
+from sftlab.course.exercises.ch01_embeddings import (
     analogy_3cosadd_solution,
     check_analogy_3cosadd,
     check_cosine_similarity,
@@ -66,7 +67,7 @@ from sftlab.exercises.ch01_embeddings import (
     keep_probability_solution,
     sgns_loss_solution,
 )
-from sftlab.exercises.ch02_attention import (
+from sftlab.course.exercises.ch02_attention import (
     bert_layer_parameters_solution,
     causal_mask_solution,
     check_bert_layer_parameters,
@@ -74,7 +75,7 @@ from sftlab.exercises.ch02_attention import (
     check_scaled_attention,
     scaled_attention_solution,
 )
-from sftlab.exercises.ch03_classification import (
+from sftlab.course.exercises.ch03_classification import (
     check_class_weights,
     check_macro_f1,
     check_mean_pooling,
@@ -83,7 +84,7 @@ from sftlab.exercises.ch03_classification import (
     mean_pooling_solution,
     torch_bincount,
 )
-from sftlab.exercises.ch04_ner import (
+from sftlab.course.exercises.ch04_ner import (
     SMALL_BIO,
     align_labels_solution,
     check_align_labels,
@@ -92,7 +93,7 @@ from sftlab.exercises.ch04_ner import (
     constrained_decode_solution,
     entity_f1_solution,
 )
-from sftlab.exercises.ch05_generation import (
+from sftlab.course.exercises.ch05_generation import (
     causal_lm_loss_solution,
     check_causal_lm_loss,
     check_repetition_penalty,
@@ -100,7 +101,7 @@ from sftlab.exercises.ch05_generation import (
     repetition_penalty_solution,
     top_k_filter_solution,
 )
-from sftlab.exercises.ch06_instruction import (
+from sftlab.course.exercises.ch06_instruction import (
     chatml_solution,
     check_chatml,
     check_lcs_length,
@@ -108,7 +109,7 @@ from sftlab.exercises.ch06_instruction import (
     lcs_length_solution,
     mask_prompt_labels_solution,
 )
-from sftlab.exercises.ch07_qa import (
+from sftlab.course.exercises.ch07_qa import (
     best_span_solution,
     char_to_token_span_solution,
     check_best_span,
@@ -116,7 +117,7 @@ from sftlab.exercises.ch07_qa import (
     check_squad_f1,
     squad_f1_solution,
 )
-from sftlab.exercises.framework import (
+from sftlab.course.exercises.framework import (
     EXERCISES,
     Exercise,
     Mistake,

@@ -18,10 +18,10 @@ import html
 import re
 from dataclasses import dataclass
 
-from sftlab.quiz import BANK_DIR, _in_kernel, check_lang, did_you_mean
+from sftlab.course.quiz import BANK_DIR, _in_kernel, check_lang, did_you_mean
 
 GLOSSARY_FILE = BANK_DIR.parent / "glossary.yaml"  # the data folder is found as the question bank's is
-CHAPTERS = ("00", "01", "02", "03", "04", "05", "06", "07")  # 06 and 07 are planned (DESIGN.md)
+CHAPTERS = ("00", "01", "02", "03", "04", "05", "06", "07")  # every chapter of the course map (chapters.NOTEBOOKS)
 
 
 @dataclass(frozen=True)

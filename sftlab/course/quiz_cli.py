@@ -5,16 +5,16 @@
     sftlab quiz --review                     only the questions you marked "review later"
     sftlab quiz --export md --output q.md    a workshop sheet, answers in a last section
 
-Results go to the same progress file as the notebook cards (sftlab.quiz).
+Results go to the same progress file as the notebook cards (sftlab.course.quiz).
 """
 
 import sys
 from functools import partial
 from pathlib import Path
 
-from sftlab.course import NOTEBOOK_IDS, existing_notebooks
-from sftlab.course import notebook as course_notebook
-from sftlab.quiz import (
+from sftlab.course.chapters import NOTEBOOK_IDS, existing_notebooks
+from sftlab.course.chapters import notebook as course_notebook
+from sftlab.course.quiz import (
     STATUSES,
     VIEWS,
     check_lang,

@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 # Where the course is published. Whoever publishes it elsewhere sets these two and runs
 # scripts/update_colab_cells.py (README, "On Google Colab"): the Colab links, every notebook's Colab cell and
@@ -53,7 +53,7 @@ class Notebook:
     filename: str  # inside notebooks/
     title: str
     builds: str    # what the learner builds, one line
-    budget_s: int  # offline runtime budget on 2 CPU cores (DESIGN.md)
+    budget_s: int  # offline runtime budget on 2 CPU cores
 
 
 NOTEBOOKS = [
@@ -113,7 +113,7 @@ def sizes(notebook_id: str):
     """This profile's data sizes for a notebook (SIZES), as attributes: sizes("03").sweep_rows."""
     from types import SimpleNamespace
 
-    from sftlab import profiles
+    from sftlab.course import profiles
 
     key = notebook(notebook_id).id
     if key not in SIZES:

@@ -62,7 +62,7 @@ def _here(path: Path) -> str:
 def install_command(*requirements: str) -> str:
     """The pip command that installs `requirements` into *this* environment: the course's .venv/bin/pip with the
     lock (requirements/constraints.txt) when the course was set up by `make`, else this interpreter's pip."""
-    from sftlab.course import REPO_ROOT
+    from sftlab.course.chapters import REPO_ROOT
 
     venv = REPO_ROOT / ".venv"
     in_course_venv = Path(sys.prefix).resolve() == venv.resolve()
@@ -79,7 +79,8 @@ def _for_here(message: str) -> str:
 
 def doctor_checks() -> list[Check]:
     """Every check `sftlab doctor` makes, in the order it prints them."""
-    from sftlab import models, profiles
+    from sftlab import models
+    from sftlab.course import profiles
 
     checks = [Check("python", sys.version_info >= PYTHON_FLOOR,
                     f"{platform.python_version()} (needs ≥ {'.'.join(map(str, PYTHON_FLOOR))})")]
@@ -89,7 +90,9 @@ def doctor_checks() -> list[Check]:
                             version or f"missing — install with: {install_command(dist)}",
                             required=dist in LIBRARIES))
     if _version("torch"):
-        checks.append(Check("device", True, profiles.best_device(), required=False))
+        from sftlab.devices import available_devices
+
+        checks.append(Check("device", True, available_devices()[0], required=False))
     memory = _memory_gb()
     checks.append(Check("machine", True, f"{os.cpu_count()} cores, "
                         + (f"{memory:.1f} GB RAM" if memory else "RAM unknown"), required=False))
@@ -142,8 +145,8 @@ def doctor(as_json: bool = False) -> int:
 
 def run(names: list[str], run_all: bool, save: bool) -> int:
     """Execute notebooks headless and print the timing table; 0 when all pass."""
-    from sftlab import runner
-    from sftlab.course import NOTEBOOKS
+    from sftlab.course import runner
+    from sftlab.course.chapters import NOTEBOOKS
 
     if run_all == bool(names):
         print("name notebooks (e.g. `sftlab run 00 03`) or pass --all, not both", file=sys.stderr)
@@ -163,7 +166,7 @@ def run(names: list[str], run_all: bool, save: bool) -> int:
 
 def practice(names: list[str], force: bool) -> int:
     """Write a practice copy of each named notebook; 0 when all were written."""
-    from sftlab import practice as practice_copies
+    from sftlab.course import practice as practice_copies
 
     for name in names:
         try:
@@ -180,7 +183,7 @@ def practice(names: list[str], force: bool) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `sftlab` command."""
-    from sftlab import quiz_cli
+    from sftlab.course import quiz_cli
 
     parser = argparse.ArgumentParser(prog="sftlab", description="SFT Lab course tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -204,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "doctor":
         return doctor(as_json=args.json)
     if args.command == "quiz":
-        from sftlab import quiz_cli
+        from sftlab.course import quiz_cli
 
         return quiz_cli.run_cli(args)
     if args.command == "practice":

@@ -6,8 +6,8 @@ exercises grade against exactly what the notebook runs; the mistakes model typic
 Shapes (sftlab/__init__.py): W words in a sentence, C labels.
 """
 
+from sftlab.course.exercises.framework import Exercise, Mistake, check, register
 from sftlab.data import NER_LABELS, entity_spans
-from sftlab.exercises.framework import Exercise, Mistake, check, register
 
 
 def align_labels_solution(word_ids, word_labels):

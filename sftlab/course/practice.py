@@ -8,7 +8,7 @@ the cell tag `practice`, never guessed. In a marked cell
 - a function or class keeps its signature and docstring; its body becomes `raise NotImplementedError`;
 - other code is cleared to a prompt that names what to write: each name the rest of the notebook uses, with
   the comment of the line that made it;
-- imports, checks (sftlab.checks' `same`, `holds`, `at_least`, `at_most`, the exercises' `check_*`, `assert`)
+- imports, checks (sftlab.course.checks' `same`, `holds`, `at_least`, `at_most`, the exercises' `check_*`, `assert`)
   and plots (`plot_*`) stay, so the checks tell you whether what you wrote is right.
 
 Prose and every other cell stay as they are; every output is removed. The copy is yours: it is never
@@ -21,11 +21,11 @@ import json
 import tokenize
 from pathlib import Path
 
-from sftlab.course import NOTEBOOK_DIR, existing_notebooks, notebook
+from sftlab.course.chapters import NOTEBOOK_DIR, existing_notebooks, notebook
 
 TAG = "practice"                                     # the cell tag that marks a cell to clear
 SUFFIX = "_practice"                                 # 02_attention.ipynb -> 02_attention_practice.ipynb
-CHECKS = ("same", "holds", "at_least", "at_most")    # sftlab.checks: they stay in a cleared cell
+CHECKS = ("same", "holds", "at_least", "at_most")    # sftlab.course.checks: they stay in a cleared cell
 MARK = "✎"                                           # marks what the learner writes
 STUB = f"raise NotImplementedError  # {MARK} your code here"
 

@@ -3,7 +3,7 @@
 Shapes (sftlab/__init__.py): N examples, C classes, B batch, T tokens, D model width.
 """
 
-from sftlab.exercises.framework import Exercise, Mistake, check, register
+from sftlab.course.exercises.framework import Exercise, Mistake, check, register
 
 
 def macro_f1_solution(y_true, y_pred, num_classes):

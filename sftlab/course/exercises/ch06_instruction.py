@@ -4,7 +4,7 @@ Shapes (sftlab/__init__.py): B batch, T sequence length.
 """
 
 from sftlab.batching import IGNORE_INDEX
-from sftlab.exercises.framework import Exercise, Mistake, check, register
+from sftlab.course.exercises.framework import Exercise, Mistake, check, register
 
 PAD_ID = 2            # SmolLM2 pads with its end-of-turn token <|im_end|> (id 2), which also ends every answer
 
