@@ -2,6 +2,8 @@
 
     mean, low, high = mean_and_interval([0.84, 0.85, 0.83])        # t-interval over a few seeds
     mean, low, high = bootstrap_interval(correct)                  # percentile bootstrap over examples (1/0)
+    difference, low, high = paired_bootstrap(ours, baseline)       # the same examples scored by two systems
+    mcnemar(ours_correct, baseline_correct)                        # exact test on the examples where they disagree
 
 A notebook compares two settings beyond noise only when their intervals say so (docs/architecture.md,
 "How a notebook concludes").
@@ -34,3 +36,25 @@ def bootstrap_interval(correct, confidence: float = 0.95, resamples: int = 2000,
     means = rng.choice(correct, size=(resamples, correct.size), replace=True).mean(axis=1)
     alpha = (1 - confidence) / 2
     return float(correct.mean()), float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
+
+
+def paired_bootstrap(a, b, confidence: float = 0.95, resamples: int = 2000, seed: int = 0):
+    """(mean difference a − b, low, high): the same examples scored by two systems, resampled together, so the
+    interval reflects the difference on each example, not the spread of each system's scores."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"paired scores need one value per example in both: got {a.shape} and {b.shape}")
+    return bootstrap_interval(a - b, confidence, resamples, seed)
+
+
+def mcnemar(a, b) -> dict:
+    """Exact McNemar test on paired 0/1 outcomes (e.g. correct or not on the same questions): only the examples
+    where the two disagree count. {"only_a", "only_b", "p_value"} (two-sided binomial test)."""
+    from scipy.stats import binomtest
+
+    a, b = np.asarray(a).astype(bool), np.asarray(b).astype(bool)
+    if a.shape != b.shape:
+        raise ValueError(f"paired outcomes need one value per example in both: got {a.shape} and {b.shape}")
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    p = binomtest(only_a, only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
+    return {"only_a": only_a, "only_b": only_b, "p_value": float(p)}

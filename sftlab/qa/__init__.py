@@ -1,19 +1,23 @@
-"""Extractive question answering, one job per module:
+"""Extractive question answering — a simple QA system that retrieves a passage, then reads the answer in it.
+One job per module:
 
+    retrieval.py   TF-IDF, dense (sentence embeddings) and hybrid retrievers; recall@k and MRR
     windows.py     windows with offsets and doc_stride, span labels on tokens, batching
+    reader.py      a reader trained on a CPU budget: lower layers run once and cached, top layers trained
     spans.py       logits of every window, the n-best span search, the null score, answers per question
     squad.py       SQuAD's exact match and F1, question types
     reference.py   transformers' own span decoder, the reference spans.py is checked against
     marks.py       the gold and predicted answers (or the tokens) marked on the passage
 
-    features = prepare_features(data["train"], tokenizer, max_length=192, doc_stride=64)   # one row per window
-    loader = make_loader(features, tokenizer, batch_size=16, shuffle=True)
-    history = train(model, loader, val_loader, config, compute_metrics=metrics_for(val_features, data["validation"]))
-    answers = predict_answers(model, tokenizer, data["test"])                               # one Answer a question
+    features = prepare_features(data["train"], tokenizer, max_length=256, doc_stride=64)   # one row per window
+    cache = cache_lower_layers(qa_model, features, n_top=3)                                # computed once
+    history = train(TopReader(qa_model, 3), cache_loader(cache, 16, shuffle=True), …)
+    answers = best_answers(*cached_logits(reader, test_cache), test_features, data["test"])
     squad_scores([a.text for a in answers], data["test"])                                  # exact match, F1
 
 Every name is importable from sftlab.qa itself (`from sftlab import qa; qa.best_answers(...)`).
-Shapes (sftlab/__init__.py): B windows in a batch, T tokens in a window, N questions, K candidates.
+Shapes (sftlab/__init__.py): B windows in a batch, T tokens in a window, D width, N questions, Q queries,
+P passages, K candidates.
 """
 
 from sftlab.qa.marks import (
@@ -21,8 +25,37 @@ from sftlab.qa.marks import (
     mark_answer,
     mark_tokens,
 )
+from sftlab.qa.reader import (
+    CachedWindows,
+    SpanOutput,
+    TopReader,
+    cache_loader,
+    cache_lower_layers,
+    cache_size_mb,
+    cached_logits,
+    collate_cached,
+    extended_mask,
+    freeze_lower,
+    reset_span_head,
+    span_loss,
+)
 from sftlab.qa.reference import (
     transformers_answers,
+)
+from sftlab.qa.retrieval import (
+    DenseRetriever,
+    HybridRetriever,
+    Retriever,
+    TfidfRetriever,
+    check_k,
+    check_texts,
+    embed,
+    gold_indices,
+    gold_ranks,
+    minmax,
+    retrieval_scores,
+    top_k,
+    unique_passages,
 )
 from sftlab.qa.spans import (
     Answer,
@@ -62,8 +95,12 @@ from sftlab.qa.windows import (
 
 __all__ = [
     "ARTICLES", "COLOURS", "CONTEXT", "MODEL_INPUTS", "PUNCTUATION", "QUESTION_TYPES", "TARGETS", "WHEN", "Answer",
-    "best_answers", "char_span_to_tokens", "check_answers", "check_window", "context_offsets", "exact_match",
-    "make_loader", "mark_answer", "mark_tokens", "metrics_for", "normalize_answer", "null_score", "predict_answers",
-    "prepare_features", "question_scores", "question_type", "span_candidates", "span_labels", "squad_scores",
-    "token_f1", "tokenize_windows", "transformers_answers", "window_logits", "with_no_answer",
+    "CachedWindows", "DenseRetriever", "HybridRetriever", "Retriever", "SpanOutput", "TfidfRetriever", "TopReader",
+    "best_answers", "cache_loader", "cache_lower_layers", "cache_size_mb", "cached_logits", "char_span_to_tokens",
+    "check_answers", "check_k", "check_texts", "check_window", "collate_cached", "context_offsets", "embed",
+    "exact_match", "extended_mask", "freeze_lower", "gold_indices", "gold_ranks", "make_loader", "mark_answer",
+    "mark_tokens", "metrics_for", "minmax", "normalize_answer", "null_score", "predict_answers", "prepare_features",
+    "question_scores", "question_type", "reset_span_head", "retrieval_scores", "span_candidates", "span_labels",
+    "span_loss", "squad_scores", "token_f1", "tokenize_windows", "top_k", "transformers_answers", "unique_passages",
+    "window_logits", "with_no_answer",
 ]
