@@ -74,6 +74,8 @@ CLAIMS = [
     ("+ 200 real movie-review sentences", lambda: _ood_sentences() == 200),
     ("the hub answers within 2.5 s", lambda: profiles.HUB_TIMEOUT_S == 2.5),
     ("(8,000 of its", lambda: SIZES["03"]["full"]["train_rows"] == 8_000),
+    ("SQuAD v1.1 (8,000 training", lambda: SIZES["07"]["full"]["train_rows"] == 8_000),
+    ("1,000 validation and test questions", lambda: SIZES["07"]["full"]["eval_rows"] == 1_000),
     ("67,349 training sentences", lambda: SST2_TRAIN_SENTENCES == 67_349),
     ("1,024 for the sweeps", lambda: SIZES["03"]["full"]["sweep_rows"] == 1_024),
     ("4-bit\nquantized (Q4_1)", lambda: "Q4_1" in models.offline_package("causal_lm").relpath),
