@@ -373,6 +373,32 @@ def test_metrics_for_scores_only_whole_questions_from_a_prefix(tiny_model, token
          "questions": 0}, "a batch with no whole question scores none, without dividing by zero"
 
 
+def test_widen_to_words_takes_the_rest_of_a_cut_word_and_stops_off_the_context():
+    words = [None, None, 0, 1, 1, 1, 2, None]                      # [CLS] question [SEP]-free toy: word 1 = 3 pieces
+    assert qa.widen_to_words(4, 4, words) == (3, 5)
+    assert qa.widen_to_words(2, 3, words) == (2, 5)
+    assert qa.widen_to_words(6, 6, words) == (6, 6)                # a whole word stays as it is
+    assert qa.widen_to_words(2, 2, [0, 0, 0]) == (0, 2)
+
+
+def test_a_span_cut_inside_a_word_comes_back_as_the_whole_word(tokenizer):
+    """Logits that peak on the second piece of "kremšnita" give the whole word, as the pipeline's align_to_words;
+    features without word_ids keep the token cut."""
+    split = split_of(["What is the cream cake called?"], ["kremšnita"])
+    features = qa.prepare_features(split, tokenizer, 192, 64)
+    offsets, words = features[0]["offset_mapping"], features[0]["word_ids"]
+    start = CONTEXT.index("kremšnita")
+    s, e = qa.char_span_to_tokens(offsets, start, start + len("kremšnita"))
+    assert e > s, "the test needs a word of several pieces"
+    logits = torch.zeros(len(features[0]["input_ids"]))
+    logits[s + 1] = 10.0                                           # a piece inside the word, not its first
+    answer = qa.best_answers([logits], [logits], features, split)[0]
+    assert (answer.text, answer.start, answer.end) == ("kremšnita", start, start + len("kremšnita"))
+    assert words[s] == words[e] is not None
+    cut = qa.best_answers([logits], [logits], features.remove_columns("word_ids"), split)[0]
+    assert cut.text != "kremšnita" and cut.text in "kremšnita"
+
+
 def test_predictions_equal_transformers_span_decoder(tiny_model, tokenizer):
     """Within one window the highest start + end logit is the highest start × end probability; the tiny model's
     answers begin and end on whole words here, so the pipeline's word alignment changes nothing."""
@@ -431,3 +457,33 @@ def test_marked_text_shows_gold_prediction_and_their_overlap():
     with pytest.raises(ValueError, match="outside the text"):
         qa.mark_answer(text, None, (5, 99))
     assert str(qa.mark_tokens("ab cd", [(0, 1), (1, 2), (3, 5)], ["a", "##b", "cd"])) == "[a|a][b|##b] [cd|cd]"
+
+
+# ---------------------------------------------------------------- readers that learn nothing
+
+
+def test_overlap_answer_takes_the_sentence_that_shares_most_words_minus_the_question():
+    assert qa.overlap_answer("When was the cream cake first sold?", CONTEXT) == \
+        "Bled Castle sits on cliff above lake, and town is famous for its kremšnita, in 1953."
+    assert qa.overlap_answer("Where does the small church stand?", CONTEXT) == \
+        "stands on island, reached by pletna boats."                     # "a" and "the" normalise away
+
+
+def test_closest_span_maps_a_sentence_onto_the_passage():
+    assert qa.closest_span("The answer is: in 1953.", CONTEXT) == "in 1953."
+    assert qa.closest_span("1953", CONTEXT) == "1953."                         # the shortest span with the best F1
+    assert qa.closest_span("a pletna boat", CONTEXT) == "pletna"
+    assert qa.closest_span("nothing shared here", CONTEXT) == ""
+    assert qa.closest_span("cream cake", CONTEXT, max_words=1) == "cream"
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: qa.overlap_answer("", CONTEXT), ValueError, "question is empty"),
+    (lambda: qa.overlap_answer("Why?", None), TypeError, "context must be a string"),
+    (lambda: qa.closest_span(["1953"], CONTEXT), TypeError, "generated must be a string"),
+    (lambda: qa.closest_span("1953", "  "), ValueError, "context is empty"),
+    (lambda: qa.closest_span("1953", CONTEXT, max_words=0), ValueError, "max_words must be a positive int"),
+])
+def test_baselines_name_bad_input(call, error, words):
+    with pytest.raises(error, match=words):
+        call()

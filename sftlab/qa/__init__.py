@@ -6,6 +6,7 @@ One job per module:
     reader.py      a reader trained on a CPU budget: lower layers run once and cached, top layers trained
     spans.py       logits of every window, the n-best span search, the null score, answers per question
     squad.py       SQuAD's exact match and F1, question types
+    baselines.py   readers that learn nothing (sentence overlap) and a generated answer mapped onto its passage
     reference.py   transformers' own span decoder, the reference spans.py is checked against
     marks.py       the gold and predicted answers (or the tokens) marked on the passage
 
@@ -20,6 +21,7 @@ Shapes (sftlab/__init__.py): B windows in a batch, T tokens in a window, D width
 P passages, K candidates.
 """
 
+from sftlab.qa.baselines import closest_span, overlap_answer
 from sftlab.qa.marks import (
     COLOURS,
     mark_answer,
@@ -64,6 +66,7 @@ from sftlab.qa.spans import (
     null_score,
     predict_answers,
     span_candidates,
+    widen_to_words,
     window_logits,
     with_no_answer,
 )
@@ -97,10 +100,11 @@ __all__ = [
     "ARTICLES", "COLOURS", "CONTEXT", "MODEL_INPUTS", "PUNCTUATION", "QUESTION_TYPES", "TARGETS", "WHEN", "Answer",
     "CachedWindows", "DenseRetriever", "HybridRetriever", "Retriever", "SpanOutput", "TfidfRetriever", "TopReader",
     "best_answers", "cache_loader", "cache_lower_layers", "cache_size_mb", "cached_logits", "char_span_to_tokens",
-    "check_answers", "check_k", "check_texts", "check_window", "collate_cached", "context_offsets", "embed",
-    "exact_match", "extended_mask", "freeze_lower", "gold_indices", "gold_ranks", "make_loader", "mark_answer",
-    "mark_tokens", "metrics_for", "minmax", "normalize_answer", "null_score", "predict_answers", "prepare_features",
-    "question_scores", "question_type", "reset_span_head", "retrieval_scores", "span_candidates", "span_labels",
-    "span_loss", "squad_scores", "token_f1", "tokenize_windows", "top_k", "transformers_answers", "unique_passages",
-    "window_logits", "with_no_answer",
+    "check_answers", "check_k", "check_texts", "check_window", "closest_span", "collate_cached", "context_offsets",
+    "embed", "exact_match", "extended_mask", "freeze_lower", "gold_indices", "gold_ranks", "make_loader",
+    "mark_answer", "mark_tokens", "metrics_for", "minmax", "normalize_answer", "null_score", "overlap_answer",
+    "predict_answers", "prepare_features", "question_scores", "question_type", "reset_span_head",
+    "retrieval_scores", "span_candidates", "span_labels", "span_loss", "squad_scores", "token_f1",
+    "tokenize_windows", "top_k", "transformers_answers", "unique_passages", "widen_to_words", "window_logits",
+    "with_no_answer",
 ]

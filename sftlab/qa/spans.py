@@ -63,6 +63,17 @@ def null_score(start_logits, end_logits, cls_index: int) -> float:
     return float(start_logits[cls_index] + end_logits[cls_index])
 
 
+def widen_to_words(start: int, end: int, word_ids) -> tuple[int, int]:
+    """(start token, end token) widened to whole words: a span that begins or ends inside a word ("##s") takes the
+    rest of that word's tokens in the window, as transformers' question-answering pipeline did (align_to_words).
+    word_ids: the word of each token, None off the context (prepare_features)."""
+    while start > 0 and word_ids[start - 1] is not None and word_ids[start - 1] == word_ids[start]:
+        start -= 1
+    while end + 1 < len(word_ids) and word_ids[end + 1] is not None and word_ids[end + 1] == word_ids[end]:
+        end += 1
+    return start, end
+
+
 @dataclass
 class Answer:
     """The best span of a question over all its windows, in the original characters."""
@@ -74,19 +85,23 @@ class Answer:
 
 
 def best_answers(start_logits, end_logits, features, split, n_best: int = 20, max_answer_length: int = 30) -> list:
-    """One Answer per question of `split`: the best valid span over *all* its windows, cut from the original
-    context with the offsets. start_logits, end_logits: one tensor per row of `features` (window_logits)."""
+    """One Answer per question of `split`: the best valid span over *all* its windows, widened to whole words when
+    the features carry word_ids (prepare_features' do), cut from the original context with the offsets.
+    start_logits, end_logits: one tensor per row of `features` (window_logits)."""
     if len(start_logits) != len(features):
         raise ValueError(f"got logits for {len(start_logits)} windows but there are {len(features)}: were the "
                          f"features shuffled or filtered after the logits were computed?")
     best = [Answer("", 0, 0, float("-inf"), float("inf")) for _ in range(len(split))]
     contexts = split["context"]
+    words = features["word_ids"] if "word_ids" in features.column_names else None
     for w, (i, offsets, cls) in enumerate(zip(features["example_index"], features["offset_mapping"],
                                               features["cls_index"], strict=True)):
         best[i].null_score = min(best[i].null_score, null_score(start_logits[w], end_logits[w], cls))
         candidates = span_candidates(start_logits[w], end_logits[w], offsets, n_best, max_answer_length)
         if candidates and candidates[0][0] > best[i].score:
             score, s, e = candidates[0]
+            if words is not None:
+                s, e = widen_to_words(s, e, words[w])
             start, end = offsets[s][0], offsets[e][1]
             best[i] = Answer(contexts[i][start:end], start, end, score, best[i].null_score)
     return best

@@ -114,7 +114,8 @@ def tokenize_windows(tokenizer, questions, contexts, max_length: int = 192, doc_
 def prepare_features(split, tokenizer, max_length: int = 192, doc_stride: int = 64):
     """A Dataset with one row per window: model inputs, start_positions and end_positions (the answer's first and
     last token; the [CLS] position when the window does not hold the answer), cls_index, example_index (the
-    question's row in `split`) and offset_mapping (None off the context)."""
+    question's row in `split`), offset_mapping (None off the context) and word_ids (the context word each token belongs
+    to, None off the context: post-processing widens a span that cuts a word to the whole word)."""
     from datasets import Dataset
 
     missing = {"id", "question", "context", "answers"} - set(getattr(split, "column_names", []))
@@ -129,6 +130,9 @@ def prepare_features(split, tokenizer, max_length: int = 192, doc_stride: int = 
     rows = {name: encoding[name] for name in MODEL_INPUTS if name in encoding}
     rows["example_index"] = list(encoding["overflow_to_sample_mapping"])
     rows["offset_mapping"] = [context_offsets(encoding, w) for w in range(len(encoding["input_ids"]))]
+    rows["word_ids"] = [[word if s == CONTEXT else None
+                         for word, s in zip(encoding.word_ids(w), encoding.sequence_ids(w), strict=True)]
+                        for w in range(len(encoding["input_ids"]))]
     rows["cls_index"] = [ids.index(tokenizer.cls_token_id) for ids in encoding["input_ids"]]
     answers = split["answers"]
     spans = [span_labels(offsets, answers[i], cls)
