@@ -40,6 +40,7 @@ BERT = Model("bert-base-uncased", 85e6, 0.050, 0.012)
 BERT_2 = Model("bert-base, first 2 layers", 14e6, 0.015, 0.004)
 GPT2 = Model("gpt2", 85e6, 0.055, 0.012)
 SMOL = Model("SmolLM2-360M-Instruct", 315e6, 0.150, 0.035)
+BERT_LAYER = Model("bert-base, one top layer on cached states", 7.1e6, 0.010, 0.003)   # 07 trains 1–3 of 12
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Work:
 
 SST2_TRAIN, SST2_EVAL = 13, 27   # WordPiece tokens: SST-2's training phrases are short, its test sentences whole
 CONLL = 21                       # WordPiece tokens per CoNLL-2003 sentence (14.5 words, ~1.3 pieces each, 2 special)
+SQUAD = 180                      # tokens per 256-token window: a SQuAD paragraph (~140 words) and its question
 
 # Per notebook: the assumed CPU seconds (parts a GPU does not speed up, module docstring) and the GPU work.
 NOTEBOOKS = {
@@ -100,6 +102,19 @@ NOTEBOOKS = {
         Work("validation losses of every run", SMOL, "forward", 16, 220, 14, 8),
         Work("sentiment encoder beside it: 2 epochs", BERT, "train", 1_024, SST2_TRAIN, 2),
         Work("NER encoder beside it: 1 epoch of CoNLL-2003", BERT, "train", 14_041, CONLL, 1, 16),
+    ]),
+    "07": (90, [   # SIZES["07"]["full"]: 2,000 training questions (~2,100 windows), 500 validation and test
+        Work("dense retrieval: embed every passage and question", BERT, "forward", 2_000, 160, 1, 64),
+        Work("lower layers cached for 1, 2 and 3 top layers (train + validation)", BERT, "forward", 2_650, SQUAD, 3,
+             64),
+        Work("sweep: (1 + 2 + 3 + 3) layers × 6 epochs, as one-layer epochs", BERT_LAYER, "train", 2_100, SQUAD, 54,
+             16),
+        Work("two more seeds: 3 layers × 6 epochs each", BERT_LAYER, "train", 2_100, SQUAD, 36, 16),
+        Work("learning curve: a quarter and a half, 3 layers × 6 epochs", BERT_LAYER, "train", 1_575, SQUAD, 18, 16),
+        Work("validation after every epoch (8 runs × 6, ~2.5 layers)", BERT_LAYER, "forward", 525, SQUAD, 120, 64),
+        Work("test: caches, end to end, windows, unanswerable, both decoders", BERT, "forward", 525, SQUAD, 8, 64),
+        Work("transformers' decoder: one window per forward pass", BERT, "forward", 525, SQUAD, 1, 1),
+        Work("chat model: 100 test questions, 24 new tokens", SMOL, "generate", 100, 24, batch=8),
     ]),
 }
 

