@@ -4,6 +4,7 @@
     mean, low, high = bootstrap_interval(correct)                  # percentile bootstrap over examples (1/0)
     difference, low, high = paired_bootstrap(ours, baseline)       # the same examples scored by two systems
     mcnemar(ours_correct, baseline_correct)                        # exact test on the examples where they disagree
+    value, low, high = resampled_interval(micro_f1_gap, n)         # a statistic that is not a mean over examples
 
 A notebook compares two settings beyond noise only when their intervals say so (docs/architecture.md,
 "How a notebook concludes").
@@ -58,3 +59,15 @@ def mcnemar(a, b) -> dict:
     only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
     p = binomtest(only_a, only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
     return {"only_a": only_a, "only_b": only_b, "p_value": float(p)}
+
+
+def resampled_interval(statistic, n: int, confidence: float = 0.95, resamples: int = 2000, seed: int = 0):
+    """(statistic(all n examples), low, high) for a statistic of n examples that is not a mean over them (micro F1,
+    or a difference of two micro F1s on the same examples): statistic(indices) is recomputed on each resample of
+    the example indices, drawn with replacement."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be the number of examples, a positive int, got {n!r}")
+    rng = np.random.default_rng(seed)
+    values = [statistic(rng.integers(0, n, n)) for _ in range(resamples)]
+    alpha = (1 - confidence) / 2
+    return float(statistic(np.arange(n))), float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))

@@ -215,6 +215,19 @@ def test_entity_scores_parse_json_and_score_invalid_answers_as_nothing():
         instruct.entity_scores(["{}"], [])
 
 
+def test_entity_f1_difference_resamples_items_and_recomputes_both_micro_f1s():
+    refs = [json.dumps({"PER": [name], "ORG": [], "LOC": [], "MISC": []}) for name in ("Ada", "Bo", "Cy", "Di")]
+    empty = json.dumps({"PER": [], "ORG": [], "LOC": [], "MISC": []})
+    assert instruct.entity_f1_difference(refs, refs, refs, resamples=50) == (0.0, 0.0, 0.0)
+    gap, low, high = instruct.entity_f1_difference(refs, [empty] * 4, refs, resamples=200)
+    assert gap == 1.0 and low == high == 1.0, "perfect against empty on every resample"
+    half = refs[:2] + [empty] * 2
+    gap, low, high = instruct.entity_f1_difference(refs, half, refs, resamples=200)
+    assert gap == pytest.approx(1 - instruct.entity_scores(half, refs)["f1"]) and low < gap <= high
+    with pytest.raises(ValueError, match="one per reference"):
+        instruct.entity_f1_difference(refs, refs[:3], refs)
+
+
 def test_sentiment_exact_match_and_the_language_report(data):
     assert instruct.sentiment_correct(["Positive.", "负面。", "positive, clearly"], ["positive", "负面", "positive"]) \
         == [True, True, False]

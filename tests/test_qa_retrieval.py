@@ -339,6 +339,20 @@ def test_mcnemar_counts_the_discordant_pairs():
     assert many["p_value"] == pytest.approx(2 / 2**12), "12 discordant pairs, all one way"
 
 
+def test_resampled_interval_recomputes_the_statistic_on_each_resample_of_the_indices():
+    """For a mean, it agrees with a by-hand resampling loop on the same seed; the point estimate uses every example."""
+    values = np.array([0.0, 1, 1, 0, 1, 1, 1, 0, 1, 1])
+    value, low, high = stats.resampled_interval(lambda picked: values[picked].mean(), len(values), resamples=300)
+    rng = np.random.default_rng(0)
+    by_hand = [values[rng.integers(0, 10, 10)].mean() for _ in range(300)]
+    assert value == pytest.approx(0.7)
+    assert (low, high) == (pytest.approx(np.quantile(by_hand, 0.025)), pytest.approx(np.quantile(by_hand, 0.975)))
+    assert low < value < high
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="n must be the number of examples"):
+            stats.resampled_interval(lambda picked: 0.0, bad)
+
+
 def test_mcnemar_without_discordant_pairs_and_with_bad_shapes():
     """No disagreement: p = 1 (no binomial test on 0 trials); unpaired lengths are refused."""
     assert stats.mcnemar([1, 0, 1], [1, 0, 1]) == {"only_a": 0, "only_b": 0, "p_value": 1.0}

@@ -38,6 +38,7 @@ from sftlab.instruct.generate import (
 from sftlab.instruct.scores import (
     ENTITY_TYPES,
     entities_answer,
+    entity_f1_difference,
     entity_scores,
     entity_set,
     family_scores,
@@ -49,8 +50,8 @@ from sftlab.instruct.scores import (
 
 __all__ = [
     "ENTITY_TYPES", "MAX_NEW_TOKENS", "ROLES", "Answers", "InstructionCollator", "answer_conversations",
-    "answer_losses", "entities_answer", "entity_scores", "entity_set", "family_scores", "few_shot_messages",
-    "few_shot_picker", "generate_answers", "generation_prompts", "language_report", "make_instruction_loader",
-    "normalise_label", "parse_entities", "sentiment_correct", "split_conversation", "to_prompt_completion",
-    "tokenize_conversation", "tokenize_conversations",
+    "answer_losses", "entities_answer", "entity_f1_difference", "entity_scores", "entity_set", "family_scores",
+    "few_shot_messages", "few_shot_picker", "generate_answers", "generation_prompts", "language_report",
+    "make_instruction_loader", "normalise_label", "parse_entities", "sentiment_correct", "split_conversation",
+    "to_prompt_completion", "tokenize_conversation", "tokenize_conversations",
 ]

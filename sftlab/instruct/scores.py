@@ -50,6 +50,24 @@ def entity_scores(predictions: list[str], references: list[str]) -> dict:
     return {"precision": precision, "recall": recall, "f1": f1, "valid_json": valid}
 
 
+def entity_f1_difference(predictions_a: list[str], predictions_b: list[str], references: list[str],
+                         resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """(entity F1 of a − entity F1 of b, low, high) on the same items, with a 95% interval from resampling the
+    items: micro F1 is not a mean over items, so both F1s are recomputed on every resample (sftlab.stats)."""
+    from sftlab.stats import resampled_interval
+
+    if not len(predictions_a) == len(predictions_b) == len(references):
+        raise ValueError(f"paired answers need one per reference: got {len(predictions_a)}, {len(predictions_b)} "
+                         f"and {len(references)} references")
+
+    def gap(picked):
+        refs = [references[j] for j in picked]
+        return (entity_scores([predictions_a[j] for j in picked], refs)["f1"]
+                - entity_scores([predictions_b[j] for j in picked], refs)["f1"])
+
+    return resampled_interval(gap, len(references), resamples=resamples, seed=seed)
+
+
 def normalise_label(text: str) -> str:
     """A one-word answer as compared: stripped, lower case, without closing punctuation ("Positive." → "positive")."""
     return text.strip().lower().rstrip(".。!！ ")
