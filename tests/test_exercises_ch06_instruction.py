@@ -1,4 +1,5 @@
-"""sftlab.course.exercises.ch06_instruction: answer-only labels, a chat template by hand, ROUGE-L's LCS."""
+"""sftlab.course.exercises.ch06_instruction: answer-only labels, a chat template by hand, ROUGE-L's LCS, LoRA's
+forward pass and merge."""
 
 import torch
 from exercise_checks import failure
@@ -11,6 +12,43 @@ def test_references_pass_their_own_checks():
     assert exercises.check_mask_prompt_labels(exercises.mask_prompt_labels_solution)
     assert exercises.check_chatml(exercises.chatml_solution)
     assert exercises.check_lcs_length(exercises.lcs_length_solution)
+    assert exercises.check_lora_forward(exercises.lora_forward_solution)
+    assert exercises.check_lora_merge(exercises.lora_merge_solution)
+
+
+def test_lora_references_equal_peft_unmerged_and_merged():
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(12, 10, bias=False))
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["0"]))
+    layer = peft_model.base_model.model[0]
+    torch.nn.init.normal_(layer.lora_B["default"].weight)          # B starts at zero: make the update visible
+    A, B, W = layer.lora_A["default"].weight, layer.lora_B["default"].weight, layer.base_layer.weight
+    x = torch.randn(5, 12)
+    with torch.no_grad():
+        assert torch.allclose(exercises.lora_forward_solution(x, W, A, B, 8, 4), peft_model(x), atol=1e-5)
+        merged = exercises.lora_merge_solution(W, A, B, 8, 4)
+        assert torch.allclose(merged, peft_model.merge_and_unload()[0].weight, atol=1e-6)
+
+
+def test_typical_lora_mistakes_are_named():
+    def unscaled(x, w, a, b, alpha, rank):
+        return x @ w.T + x @ a.T @ b.T
+
+    def rslora(w, a, b, alpha, rank):
+        return w + alpha / rank ** 0.5 * b @ a
+
+    def delta_only(w, a, b, alpha, rank):
+        return alpha / rank * b @ a
+
+    def wrong_order(w, a, b, alpha, rank):
+        return w + alpha / rank * a.T @ b.T
+
+    assert "not scaled" in failure(exercises.check_lora_forward, unscaled)
+    assert "rsLoRA" in failure(exercises.check_lora_merge, rslora)
+    assert "only ΔW" in failure(exercises.check_lora_merge, delta_only)
+    assert failure(exercises.check_lora_merge, wrong_order)
 
 
 def test_chatml_reference_is_smollm2s_template():

@@ -16,7 +16,7 @@ from sftlab.course.chapters import NOTEBOOK_DIR
 KEY_TERMS = {
     "00": ["supervised fine-tuning", "pre-training", "evaluation", "profile", "causal LM", "classification head",
            "word vectors"],
-    "01": ["one-hot", "dense", "skip-gram", "negative sampling", "subsampling", "dynamic window", "GloVe",
+    "01": ["one-hot", "dense vector", "skip-gram", "negative sampling", "subsampling", "dynamic window", "GloVe",
            "cosine similarity", "analogy", "WordSim-353", "SimLex-999", "polysemy", "out-of-vocabulary"],
     "02": ["query", "key", "value", "scaled dot-product attention", "padding mask", "causal mask",
            "multi-head attention", "sinusoids", "RoPE", "LayerNorm", "BatchNorm", "residual connections",
@@ -25,7 +25,7 @@ KEY_TERMS = {
            "weight decay", "warmup", "linear decay", "gradient clipping", "early stopping", "validation",
            "class weights", "Trainer"],
     "04": ["BIO", "BIOES", "sub-word", "label alignment", "token classification", "entity-level", "seqeval",
-           "CRF", "Viterbi", "boundary", "spurious"],
+           "CRF", "Viterbi", "boundary error", "spurious"],
     "05": ["causal language modelling", "byte-level BPE", "perplexity", "greedy search", "beam search",
            "length penalty", "temperature", "top-k", "top-p", "repetition penalty", "KV cache", "sliding window",
            "LoRA", "chat template", "RMSNorm", "SwiGLU", "grouped-query attention"],

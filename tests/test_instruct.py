@@ -154,7 +154,62 @@ def test_answer_losses_equal_the_models_own_loss_one_conversation_at_a_time(toke
             assert loss == pytest.approx(model(**one).loss.item(), abs=1e-5)
 
 
+def test_answer_logprobs_sum_the_answer_tokens_and_pick_the_likelier_candidate(tokenizer, data):
+    model = tiny_llama(len(tokenizer))
+    rows = data["validation"].select(range(4))
+    tokenized = instruct.tokenize_conversations(rows, tokenizer)
+    logprobs = instruct.answer_logprobs(model, instruct.make_instruction_loader(tokenized, tokenizer, batch_size=3))
+    for i, logprob in enumerate(logprobs):
+        one = instruct.InstructionCollator(tokenizer)([tokenized[i]])
+        with torch.no_grad():
+            counted = (one["labels"][:, 1:] != -100).sum().item()
+            assert logprob == pytest.approx(-model(**one).loss.item() * counted, abs=1e-4)   # mean × count = sum
+    candidates = [["yes", "no", "a much longer answer than either"]] * 2
+    picked = instruct.most_likely_answers(model, tokenizer, rows["messages"][:2], candidates, batch_size=2)
+    for messages, choice in zip(rows["messages"][:2], picked, strict=True):
+        scores = {c: instruct.answer_logprobs(model, instruct.make_instruction_loader(instruct.tokenize_conversations(
+            _one_row([*messages[:-1], {"role": "assistant", "content": c}]), tokenizer), tokenizer))[0]
+            for c in candidates[0]}
+        assert choice == max(scores, key=scores.get)
+    with pytest.raises(ValueError, match="at least two candidate answers"):
+        instruct.most_likely_answers(model, tokenizer, rows["messages"][:2], ["yes", "no"])
+
+
+def _one_row(messages):
+    from datasets import Dataset
+
+    return Dataset.from_list([{"messages": messages}])
+
+
 # ---------------------------------------------------------------- generation
+
+
+def test_json_by_construction_is_valid_json_whatever_the_model_writes(chat_lm, data):
+    tokenizer, model = chat_lm
+    rows = data["validation"].filter(lambda row: row["family"] == "entities").select(range(2))
+    prompts = instruct.generation_prompts(tokenizer, rows["messages"])
+    answers = instruct.json_by_construction(model, tokenizer, prompts, max_new_tokens=6)
+    for answer in answers:
+        parsed = json.loads(answer)
+        assert list(parsed) == list(instruct.ENTITY_TYPES)
+        assert all(isinstance(item, str) for items in parsed.values() for item in items)
+    assert instruct.list_items('"Ann", "Bo\\"b", 3, "Ann", "cut off') == ["Ann", 'Bo"b']
+    assert instruct.list_items(' "Oslo"], "ORG": ["x"]') == ["Oslo"]
+    assert instruct.list_items("") == []
+    with pytest.raises(TypeError, match="list of strings"):
+        instruct.json_by_construction(model, tokenizer, prompts[0])
+
+
+def test_generation_stops_at_a_stop_string(chat_lm, data):
+    tokenizer, model = chat_lm
+    prompts = instruct.generation_prompts(tokenizer, data["validation"].filter(
+        lambda row: row["family"] == "entities")["messages"][:2])
+    free = instruct.generate_answers(model, tokenizer, prompts, max_new_tokens=12)
+    stop = free[0][2]
+    cut = instruct.generate_answers(model, tokenizer, prompts, max_new_tokens=12, stop_strings=[stop])
+    assert stop in cut[0] and free[0].startswith(cut[0]) and len(cut[0]) < len(free[0])
+    with pytest.raises(TypeError, match="stop_strings must be a list"):
+        instruct.generate_answers(model, tokenizer, prompts, stop_strings="]")
 
 
 def test_batched_left_padded_greedy_answers_equal_one_at_a_time(chat_lm, data):
@@ -195,6 +250,8 @@ def test_helpers_that_run_a_model_move_inputs_to_its_device(tokenizer, data):
     assert reaches_the_model(instruct.answer_losses, GeneratingStub(),
                              instruct.make_instruction_loader(tokenized, tokenizer, 2))
     assert reaches_the_model(instruct.generate_answers, GeneratingStub(), tokenizer, ["<|im_start|>user\nhi"])
+    assert reaches_the_model(instruct.answer_logprobs, GeneratingStub(),
+                             instruct.make_instruction_loader(tokenized, tokenizer, 2))
 
 
 # ---------------------------------------------------------------- scores
@@ -209,6 +266,14 @@ def test_entity_scores_parse_json_and_score_invalid_answers_as_nothing():
     assert scores["valid_json"] == 0.5
     assert scores["precision"] == pytest.approx(2 / 3) and scores["recall"] == pytest.approx(2 / 6)
     assert instruct.parse_entities('```json\n{"PER": []}\n```') is None
+    fenced = 'Sure! ```json\n{"PER": ["A}"], "LOC": []}\n``` and {"ORG": ["later"]}'
+    assert instruct.first_json_object(fenced) == '{"PER": ["A}"], "LOC": []}'
+    assert instruct.parse_entities(fenced, lenient=True)["PER"] == ["A}"]
+    assert instruct.first_json_object('{"PER": ["cut at the cap') is None
+    lenient = instruct.entity_scores([fenced, "PER: Ada"], [reference, reference], lenient=True)
+    assert lenient["valid_json"] == 0.5 and instruct.entity_scores([fenced], [reference])["valid_json"] == 0.0
+    with pytest.raises(TypeError, match="lenient must be True or False"):
+        instruct.parse_entities("{}", lenient="yes")
     assert instruct.parse_entities("[1, 2]") is None
     assert instruct.entity_set(instruct.parse_entities('{"LOC": ["Ghana \'s"], "PER": "x"}')) == {("LOC", "Ghana's")}
     with pytest.raises(ValueError, match="as many predictions as references"):
@@ -234,7 +299,8 @@ def test_sentiment_exact_match_and_the_language_report(data):
     test = first_per_group(data["test"], {"entities": 2, "sentiment": 2, "open": 2})
     report = instruct.language_report(test, list(test["reference"]))
     assert list(report.index) == ["en", "zh", "all"]
-    assert (report[["entity F1", "valid JSON", "sentiment accuracy", "ROUGE-L"]] == 1.0).all().all()
+    assert (report[["entity F1", "valid JSON", "entity F1 (lenient)", "valid JSON (lenient)", "sentiment accuracy",
+                    "ROUGE-L"]] == 1.0).all().all()
     assert (report["chrF"] == 100.0).all()
     with pytest.raises(ValueError, match="3 answers for 12 conversations"):
         instruct.language_report(test, ["x"] * 3)

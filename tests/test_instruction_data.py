@@ -256,6 +256,32 @@ def test_chinese_entities_cover_every_type(records):
         assert 0 < empty < len(answers) / 4, f"Chinese {split}: {empty} of {len(answers)} sentences without entities"
 
 
+# A Chinese place name runs to the end of its name, the category word that closes it included (data/README.md,
+# instructions/): a LOC entity that stops right before one of these words was cut short. Words of position
+# (北部, 沿海) and nouns the name modifies (市场, 市民, 游客) are outside and are not matched here.
+CATEGORY_AFTER_PLACE = re.compile(r"\[LOC ([^\[\]]+)\](省|市(?![场民])|县|区(?!域)|地区|古城|老城|古镇|草原|天池|地铁)")
+
+
+def cut_short_places(lines):
+    """'江苏+省' for each LOC of the marked-up lines that stops before the category word of its own name."""
+    return [f"{m.group(1)}+{m.group(2)}" for line in lines for m in CATEGORY_AFTER_PLACE.finditer(line)]
+
+
+def test_chinese_place_names_run_to_the_end_of_the_name():
+    lines = marked_lines(SOURCE_DIR / "entities_zh.txt")
+    assert not cut_short_places(lines), f"LOC entities cut before their category word: {cut_short_places(lines)}"
+    text = "\n".join(lines)
+    for whole in ("江苏省", "绍兴市", "丽江古城", "喀什老城", "呼伦贝尔草原", "长白山天池", "西安地铁五号线"):
+        assert f"[LOC {whole}]" in text, f"{whole} should be one LOC entity"
+
+
+def test_place_name_check_catches_the_old_markup():
+    """The markup before the rule was written down, and what stays outside a name under it."""
+    old = ["打破了[LOC 江苏]省纪录。", "我们在[LOC 丽江]古城住了三晚", "[LOC 呼伦贝尔]草原的夏天很短", "[LOC 喀什]老城"]
+    assert cut_short_places(old) == ["江苏+省", "丽江+古城", "呼伦贝尔+草原", "喀什+老城"]
+    assert cut_short_places(["[LOC 东南亚]市场", "[LOC 大兴安岭]北部", "[LOC 广西]沿海地区", "[LOC 日本]游客"]) == []
+
+
 # ---------------------------------------------------------------- sentiment
 
 

@@ -256,3 +256,48 @@ def test_notebook_files_match_the_course_map():
     """Every notebook in notebooks/ is in the course map; a learner's practice copies (git-ignored) aside."""
     on_disk = {p.name for p in (REPO_ROOT / "notebooks").glob("*.ipynb") if not p.stem.endswith("_practice")}
     assert on_disk <= {nb.filename for nb in NOTEBOOKS}, sorted(on_disk - {nb.filename for nb in NOTEBOOKS})
+
+
+def _module_imports(path: Path) -> set[str]:
+    """The sftlab modules a file imports at module level (imports inside functions are deferred: no cycle)."""
+    package = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
+    if path.name == "__init__.py":
+        package = package.rsplit(".", 1)[0] + "." + "__init__"
+    found = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("sftlab")}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: -node.level] + ([base] if base else []))
+            if base.startswith("sftlab"):
+                found.add(base)
+                found |= {f"{base}.{a.name}" for a in node.names}
+    return found
+
+
+def test_the_package_imports_without_a_cycle():
+    """A cycle among module-level imports makes import order matter (issue 26 broke devices <-> profiles)."""
+    files = {".".join(p.relative_to(REPO_ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+             for p in (REPO_ROOT / "sftlab").rglob("*.py")}
+    graph = {name: {m for m in _module_imports(path) if m in files and m != name} for name, path in files.items()}
+    # a module that imports its own package's __init__ is fine only if __init__ does not import it back
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str):
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1 and not node.startswith(nxt + "."):
+                cycle = path[path.index(nxt):] + [nxt]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        path.pop()
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name)

@@ -30,6 +30,7 @@ MAX_ANSWER_WORDS, SHORT_ANSWER_WORDS, MIN_SHORT_SHARE = 10, 6, 0.85
 PASSAGE_NEAR_DUPLICATE = 0.3            # word 3-gram Jaccard of two passages (the LM corpus's bound for entries)
 MAX_OVERLAP, MAX_MEAN_OVERLAP = 0.8, 0.35   # question vs. answer sentence; see data/README.md, "qa/"
 MIN_PER_QUESTION_WORD = 20              # questions of each kind: who, when, where, why, how many/much, ...
+MIN_SEVERAL_REFERENCES, MAX_REFERENCES = 100, 5   # test questions with more than one acceptable span; the most
 
 
 def load_script():
@@ -125,15 +126,49 @@ def test_passage_lengths(answerable):
 
 
 def test_every_answer_is_at_its_offset_as_whole_words(answerable):
+    """Every reference of every question; train and validation questions have exactly one (test: one or more)."""
     wrong = []
     for r in answerable:
         texts, starts = r["answers"]["text"], r["answers"]["answer_start"]
-        ok = len(texts) == len(starts) == 1 and all(
-            r["context"][s:s + len(t)] == t and s in build_qa.word_occurrences(r["context"], t)
-            for t, s in zip(texts, starts, strict=True))
+        count_ok = len(texts) == len(starts) and (len(texts) >= 1 if r["split"] == "test" else len(texts) == 1)
+        ok = count_ok and all(r["context"][s:s + len(t)] == t and s in build_qa.word_occurrences(r["context"], t)
+                              for t, s in zip(texts, starts, strict=True))
         if not ok:
             wrong.append(r)
-    assert not wrong, f"answers not at their offset (or cut through a word):{show(wrong)}"
+    assert not wrong, f"answers not at their offset (or cut through a word), or too many for train:{show(wrong)}"
+
+
+def test_test_questions_list_every_acceptable_span(files):
+    """As SQuAD's development set: several references where the passage supports several spans or wordings,
+    each listed once; the first is the answer the overlap measure and the error analysis read."""
+    references = [len(r["answers"]["text"]) for r in files["test"]]
+    several = sum(n > 1 for n in references)
+    assert several >= MIN_SEVERAL_REFERENCES, f"only {several} test questions have more than one reference"
+    repeated = [r for r in files["test"] if len(set(zip(r["answers"]["text"], r["answers"]["answer_start"],
+                                                         strict=True))) < len(r["answers"]["text"])]
+    assert not repeated, f"a reference listed twice:{show(repeated)}"
+    assert max(references) <= MAX_REFERENCES, f"a question with {max(references)} references"
+
+
+def test_scoring_takes_the_best_over_the_references(files):
+    """Each reference of a real test question is an exact match; an answer matching none is scored by the
+    closest, so several references can only raise a score (sftlab.qa.question_scores, as SQuAD's script)."""
+    from sftlab import qa
+
+    several = [r for r in files["test"] if len(r["answers"]["text"]) > 1]
+    for r in several:
+        golds = r["answers"]["text"]
+        assert all(qa.question_scores(g, golds) == (1.0, 1.0) for g in golds), r["id"]
+        for prediction in (r["context"][:20], golds[0] + " and more"):     # near misses: the best reference counts
+            singles = [qa.question_scores(prediction, [g]) for g in golds]
+            best = (max(em for em, _ in singles), max(f1 for _, f1 in singles))
+            assert qa.question_scores(prediction, golds) == best, r["id"]
+    (bosphorus,) = [r for r in several if r["id"] == "cities-06-q1"]
+    assert qa.question_scores("Bosphorus", bosphorus["answers"]["text"]) == (1.0, 1.0)
+    assert qa.question_scores("Bosphorus", bosphorus["answers"]["text"][:1])[0] == 0.0   # one reference: no match
+    split = data.load_qa("offline")["test"]
+    assert [a["text"] for a in split["answers"]] == [r["answers"]["text"] for r in files["test"]], \
+        "load_qa must keep every reference"
 
 
 def test_no_passage_in_two_splits(answerable):
@@ -202,12 +237,12 @@ def test_question_sentences_are_found():
 
 def test_answers_are_short_spans_not_in_their_question(answerable):
     lengths = [len(r["answers"]["text"][0].split()) for r in answerable]
-    too_long = [r for r, n in zip(answerable, lengths, strict=True) if n > MAX_ANSWER_WORDS]
-    assert not too_long, f"answers over {MAX_ANSWER_WORDS} words:{show(too_long)}"
+    too_long = [r for r in answerable if max(len(t.split()) for t in r["answers"]["text"]) > MAX_ANSWER_WORDS]
+    assert not too_long, f"answers (any reference) over {MAX_ANSWER_WORDS} words:{show(too_long)}"
     short = sum(n <= SHORT_ANSWER_WORDS for n in lengths) / len(lengths)
     assert short >= MIN_SHORT_SHARE, f"only {short:.1%} of answers have at most {SHORT_ANSWER_WORDS} words"
-    given_away = [r for r in answerable if r["answers"]["text"][0].lower() in r["question"].lower()]
-    assert not given_away, f"answers written in their own question:{show(given_away)}"
+    given_away = [r for r in answerable if any(t.lower() in r["question"].lower() for t in r["answers"]["text"])]
+    assert not given_away, f"answers (any reference) written in their own question:{show(given_away)}"
 
 
 def test_question_kinds_are_mixed(answerable):
@@ -274,12 +309,29 @@ def test_builder_computes_offsets(tmp_path):
     assert built["unanswerable"][0]["id"] == "travel-01-u1"
 
 
+def test_builder_keeps_every_reference_of_a_test_question(tmp_path):
+    """The second passage of a file is a test passage (SPLIT_CYCLE): its answers are all kept, in order."""
+    second = PASSAGE.replace("Somewhere", "Elsewhere").replace("200 crowns", "300 crowns")
+    folder = write_source(tmp_path, PASSAGE + "Q: What is the fare? | 200 crowns\n" + second
+                          + "Q: What is the fare? | 300 crowns | 300\n")
+    (record,) = build_qa.build(folder)["test"]
+    start = record["context"].index("300")
+    assert record["answers"] == {"text": ["300 crowns", "300"], "answer_start": [start, start]}
+    (tmp_path / "again").mkdir()
+    twice = write_source(tmp_path / "again", PASSAGE + "Q: What is the fare? | 200 crowns\n" + second
+                         + "Q: What is the fare? | 300 crowns | 300 crowns\n")
+    with pytest.raises(ValueError, match="listed twice"):
+        build_qa.build(twice)
+
+
 @pytest.mark.parametrize("qa, message", [
     ("Q: When does it leave? | nine", "occurs 2 times"),          # ambiguous: which nine?
     ("Q: When does it leave? | ten", "does not occur"),
     ("Q: What is the fare? | 20", "does not occur"),              # inside "200": not whole words
     ("Q: When does it leave? | nine @3", "@3 was asked"),
-    ("Q: When does it leave? nine", "expected 'Q: question | answer'"),
+    ("Q: When does it leave? nine", "expected 'Q: question | answer [| another answer …]'"),
+    ("Q: When does it leave? | nine @1 | nine @2", "answers for a train question"),   # several: test only
+    ("Q: When does it leave? | nine @1 |", "expected 'Q: question | answer"),
 ])
 def test_builder_rejects_bad_answers(tmp_path, qa, message):
     folder = write_source(tmp_path, PASSAGE + qa + "\n")

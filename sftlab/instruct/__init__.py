@@ -1,9 +1,12 @@
 """Instruction SFT (chapter 06), one job per module:
 
     chat.py       the chat template, cut into prompt and answer; labels on the answer only (equal to TRL's)
-    batches.py    padded batches of conversations (padding never carries loss); each answer's loss
+    batches.py    padded batches of conversations (padding never carries loss); each answer's loss and
+                  log-probability; the most likely of several candidate answers
     generate.py   greedy answers, zero-shot or few-shot, batched with left padding
-    scores.py     entity F1 from JSON answers, sentiment accuracy, ROUGE-L and chrF, per family and language
+    constrained.py  entity answers that are valid JSON by construction (the code writes the skeleton)
+    scores.py     entity F1 from JSON answers (strict or lenient parse), sentiment accuracy, ROUGE-L and chrF,
+                  per family and language
 
     tokenized = tokenize_conversations(load_instructions(), tokenizer)    # input_ids, attention_mask, labels
     loader = make_instruction_loader(tokenized["train"], tokenizer, batch_size=8, shuffle=True)
@@ -16,8 +19,10 @@ Every name is importable from sftlab.instruct itself. Shapes (sftlab/__init__.py
 
 from sftlab.instruct.batches import (
     InstructionCollator,
+    answer_logprobs,
     answer_losses,
     make_instruction_loader,
+    most_likely_answers,
 )
 from sftlab.instruct.chat import (
     ROLES,
@@ -26,6 +31,7 @@ from sftlab.instruct.chat import (
     tokenize_conversation,
     tokenize_conversations,
 )
+from sftlab.instruct.constrained import json_by_construction, list_items
 from sftlab.instruct.generate import (
     MAX_NEW_TOKENS,
     Answers,
@@ -42,6 +48,7 @@ from sftlab.instruct.scores import (
     entity_scores,
     entity_set,
     family_scores,
+    first_json_object,
     language_report,
     normalise_label,
     parse_entities,
@@ -50,8 +57,9 @@ from sftlab.instruct.scores import (
 
 __all__ = [
     "ENTITY_TYPES", "MAX_NEW_TOKENS", "ROLES", "Answers", "InstructionCollator", "answer_conversations",
-    "answer_losses", "entities_answer", "entity_f1_difference", "entity_scores", "entity_set", "family_scores",
-    "few_shot_messages", "few_shot_picker", "generate_answers", "generation_prompts", "language_report",
-    "make_instruction_loader", "normalise_label", "parse_entities", "sentiment_correct", "split_conversation",
+    "answer_logprobs", "answer_losses", "entities_answer", "entity_f1_difference", "entity_scores", "entity_set",
+    "family_scores", "few_shot_messages", "few_shot_picker", "first_json_object", "generate_answers",
+    "generation_prompts", "json_by_construction", "language_report", "list_items", "make_instruction_loader",
+    "most_likely_answers", "normalise_label", "parse_entities", "sentiment_correct", "split_conversation",
     "to_prompt_completion", "tokenize_conversation", "tokenize_conversations",
 ]

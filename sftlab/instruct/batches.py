@@ -1,7 +1,9 @@
-"""Instruction SFT, step 2: batches of tokenized conversations for training, and each answer's loss.
+"""Instruction SFT, step 2: batches of tokenized conversations for training; each answer's loss and log-probability.
 
     loader = make_instruction_loader(tokenized["train"], tokenizer, batch_size=8, shuffle=True)
     losses = answer_losses(model, make_instruction_loader(tokenized["validation"], tokenizer))   # one per answer
+    logprobs = answer_logprobs(model, loader)                         # log p(answer | prompt), summed over tokens
+    labels = most_likely_answers(model, tokenizer, test["messages"], [["positive", "negative"]] * len(test))
 
 Shapes: B batch, T padded length (the package legend, sftlab/__init__.py).
 """
@@ -60,17 +62,52 @@ def make_instruction_loader(dataset, tokenizer, batch_size: int = 8, shuffle: bo
 
 
 @torch.no_grad()
-def answer_losses(model, loader) -> list[float]:
-    """Each example's mean negative log-likelihood per answer token (teacher forcing: the model reads the true
-    answer so far), in the loader's order; a cheap held-out score that needs no generation."""
+def _answer_nll(model, loader) -> list[tuple[float, int]]:
+    """(summed negative log-likelihood, answer tokens) of each example, in the loader's order."""
     model.eval()
-    device, losses = model_device(model), []
+    device, found = model_device(model), []
     for batch in loader:
         batch = to_device(batch, device)
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
         targets = batch["labels"][:, 1:]                                     # (B, T-1): position t predicts t + 1
         nll = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), targets,
                                                 ignore_index=IGNORE_INDEX, reduction="none")   # (B, T-1)
-        counted = (targets != IGNORE_INDEX).sum(dim=1).clamp(min=1)
-        losses += (nll.sum(dim=1) / counted).cpu().tolist()
-    return losses
+        counted = (targets != IGNORE_INDEX).sum(dim=1)                       # (B,)
+        found += list(zip(nll.sum(dim=1).cpu().tolist(), counted.cpu().tolist(), strict=True))
+    return found
+
+
+def answer_losses(model, loader) -> list[float]:
+    """Each example's mean negative log-likelihood per answer token (teacher forcing: the model reads the true
+    answer so far), in the loader's order; a cheap held-out score that needs no generation."""
+    return [total / max(count, 1) for total, count in _answer_nll(model, loader)]
+
+
+def answer_logprobs(model, loader) -> list[float]:
+    """Each example's log-probability of its whole answer given its prompt: log p(answer | prompt), the sum over
+    the answer's tokens (its end-of-turn token included), in the loader's order. Sums, not means, compare answers
+    of different lengths as the model would rank them as whole texts."""
+    return [-total for total, _ in _answer_nll(model, loader)]
+
+
+def most_likely_answers(model, tokenizer, conversations, candidates, batch_size: int = 16) -> list[str]:
+    """For each conversation (its own answer ignored), the candidate answer with the highest log p(answer | prompt):
+    a classifier read from the language model's probabilities instead of its generated text.
+    candidates[i] lists the answers allowed for conversation i (e.g. ["positive", "negative"])."""
+    from datasets import Dataset
+
+    from sftlab.instruct.chat import tokenize_conversation
+
+    conversations = list(conversations)
+    if len(candidates) != len(conversations) or any(isinstance(c, str) or len(c) < 2 for c in candidates):
+        raise ValueError("candidates must hold, for each conversation, a list of at least two candidate answers; got "
+                         f"{len(candidates)} lists for {len(conversations)} conversations")
+    pairs = [(i, option) for i, options in enumerate(candidates) for option in options]
+    rows = [tokenize_conversation(tokenizer, [*conversations[i][:-1], {"role": "assistant", "content": option}])
+            for i, option in pairs]
+    loader = make_instruction_loader(Dataset.from_list(rows), tokenizer, batch_size=batch_size)
+    best: dict[int, tuple[float, str]] = {}
+    for (i, option), score in zip(pairs, answer_logprobs(model, loader), strict=True):
+        if i not in best or score > best[i][0]:
+            best[i] = (score, option)
+    return [best[i][1] for i in range(len(conversations))]

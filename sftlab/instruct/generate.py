@@ -54,21 +54,25 @@ def few_shot_picker(pool, dataset, k: int = 2, seed: int = 0):
 
 @torch.no_grad()
 def generate_answers(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 16,
-                     progress: bool = False) -> list[str]:
+                     progress: bool = False, stop_strings: list[str] | None = None) -> list[str]:
     """Greedy answers (prompt excluded, special tokens dropped, stripped) to already-templated prompts.
 
     Batches of similar lengths are padded on the LEFT, so every prompt ends where generation starts; inputs go
-    to the model's device and the answers come back as Python strings. Stops at the tokenizer's EOS."""
+    to the model's device and the answers come back as Python strings. Stops at the tokenizer's EOS, or once the
+    text generated so far contains one of stop_strings (the token that completes it is kept in the answer)."""
     from transformers import GenerationConfig
 
     if isinstance(prompts, str) or not all(isinstance(p, str) for p in prompts):
         raise TypeError("prompts must be a list of strings (templated with generation_prompts)")
+    if stop_strings is not None and (isinstance(stop_strings, str) or not all(isinstance(x, str) and x
+                                                                              for x in stop_strings)):
+        raise TypeError(f"stop_strings must be a list of non-empty strings, got {stop_strings!r}")
     model.eval()
     device = model_device(model)
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))       # similar lengths, less padding
     config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=tokenizer.eos_token_id,
-                              pad_token_id=tokenizer.pad_token_id)
+                              pad_token_id=tokenizer.pad_token_id, stop_strings=stop_strings)
     answers = [""] * len(prompts)
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     bar = progress_bar(len(prompts), desc="generating", disable=not progress)
@@ -80,7 +84,8 @@ def generate_answers(model, tokenizer, prompts: list[str], max_new_tokens: int =
             input_ids[row, longest - len(encoded[i]):] = torch.tensor(encoded[i])                  # left padding
             attention_mask[row, longest - len(encoded[i]):] = 1
         out = model.generate(**to_device({"input_ids": input_ids, "attention_mask": attention_mask}, device),
-                             generation_config=config).cpu()                 # (B, T + new tokens)
+                             generation_config=config, tokenizer=tokenizer if stop_strings else None
+                             ).cpu()                                         # (B, T + new tokens)
         for row, i in enumerate(batch):
             answers[i] = tokenizer.decode(out[row, longest:], skip_special_tokens=True).strip()
         bar.update(len(batch))

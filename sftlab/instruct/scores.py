@@ -11,9 +11,39 @@ import json
 ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC")          # the keys of every entities answer, in this order
 
 
-def parse_entities(text: str) -> dict | None:
-    """The answer as {type: [strings]} if it is a JSON object, else None (invalid JSON scores zero). Keys other
-    than ENTITY_TYPES are ignored, a missing type counts as no entity, non-string items are dropped."""
+def first_json_object(text: str) -> str | None:
+    """The first balanced {…} in the text (braces inside JSON strings ignored), or None: what a lenient parser
+    reads from an answer that starts with prose or is cut at the token cap after its object closed."""
+    start = text.find("{")
+    while start != -1:
+        depth, in_string, escaped = 0, False, False
+        for end in range(start, len(text)):
+            char = text[end]
+            if in_string:                                    # inside "…": only an unescaped quote ends it
+                if escaped:
+                    escaped = False
+                elif char == "\\":
+                    escaped = True
+                elif char == '"':
+                    in_string = False
+            elif char == '"':
+                in_string = True
+            elif char in "{}":
+                depth += 1 if char == "{" else -1
+                if depth == 0:
+                    return text[start:end + 1]
+        start = text.find("{", start + 1)
+    return None
+
+
+def parse_entities(text: str, lenient: bool = False) -> dict | None:
+    """The answer as {type: [strings]} if it is a JSON object, else None (invalid JSON scores zero). Strict (the
+    default): the whole answer must be the object, as json.loads reads it; lenient: its first balanced {…}.
+    Keys other than ENTITY_TYPES are ignored, a missing type counts as no entity, non-string items are dropped."""
+    if not isinstance(lenient, bool):
+        raise TypeError(f"lenient must be True or False, got {lenient!r}")
+    if lenient and isinstance(text, str):
+        text = first_json_object(text)
     try:
         parsed = json.loads(text)
     except (json.JSONDecodeError, TypeError):
@@ -31,12 +61,13 @@ def entity_set(parsed: dict | None) -> set[tuple[str, str]]:
     return {(t, "".join(s.split())) for t in ENTITY_TYPES for s in parsed.get(t, []) if s.strip()}
 
 
-def entity_scores(predictions: list[str], references: list[str]) -> dict:
+def entity_scores(predictions: list[str], references: list[str], lenient: bool = False) -> dict:
     """Micro precision, recall and F1 over the (type, text) pairs of every sentence, from the answers' JSON
-    (an invalid answer predicts nothing), and valid_json, the share of answers that parse."""
+    (an invalid answer predicts nothing), and valid_json, the share of answers that parse — strictly (the whole
+    answer is the object) or leniently (the first {…}, see parse_entities)."""
     if len(predictions) != len(references) or not references:
         raise ValueError(f"need as many predictions as references (≥ 1), got {len(predictions)} and {len(references)}")
-    parsed = [parse_entities(p) for p in predictions]
+    parsed = [parse_entities(p, lenient) for p in predictions]
     true_positives = predicted = gold = 0
     for guess, reference in zip(parsed, references, strict=True):
         wanted = entity_set(parse_entities(reference))
@@ -81,12 +112,14 @@ def sentiment_correct(predictions: list[str], references: list[str]) -> list[boo
 
 
 def family_scores(family: str, predictions: list[str], references: list[str]) -> dict:
-    """The scores of one family: entities → F1 and valid JSON; sentiment → accuracy; open → ROUGE-L and chrF."""
+    """The scores of one family: entities → F1 and valid JSON, strict and lenient (parse_entities); sentiment →
+    accuracy; open → ROUGE-L and chrF."""
     from sftlab.text_metrics import chrf, mean_rouge_l
 
     if family == "entities":
-        scores = entity_scores(predictions, references)
-        return {"entity F1": scores["f1"], "valid JSON": scores["valid_json"]}
+        strict, lenient = entity_scores(predictions, references), entity_scores(predictions, references, True)
+        return {"entity F1": strict["f1"], "valid JSON": strict["valid_json"],
+                "entity F1 (lenient)": lenient["f1"], "valid JSON (lenient)": lenient["valid_json"]}
     if family == "sentiment":
         correct = sentiment_correct(predictions, references)
         return {"sentiment accuracy": sum(correct) / len(correct)}

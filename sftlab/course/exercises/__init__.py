@@ -105,8 +105,12 @@ from sftlab.course.exercises.ch06_instruction import (
     chatml_solution,
     check_chatml,
     check_lcs_length,
+    check_lora_forward,
+    check_lora_merge,
     check_mask_prompt_labels,
     lcs_length_solution,
+    lora_forward_solution,
+    lora_merge_solution,
     mask_prompt_labels_solution,
 )
 from sftlab.course.exercises.ch07_qa import (
@@ -142,6 +146,7 @@ __all__ = [
     "torch_bincount",
     "best_span_solution", "char_to_token_span_solution", "check_best_span", "check_char_to_token_span",
     "check_squad_f1", "squad_f1_solution",
-    "chatml_solution", "check_chatml", "check_lcs_length", "check_mask_prompt_labels", "lcs_length_solution",
+    "chatml_solution", "check_chatml", "check_lcs_length", "check_lora_forward", "check_lora_merge",
+    "check_mask_prompt_labels", "lcs_length_solution", "lora_forward_solution", "lora_merge_solution",
     "mask_prompt_labels_solution",
 ]

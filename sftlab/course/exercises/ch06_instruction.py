@@ -1,4 +1,5 @@
-"""Chapter 06, instruction SFT: labels on the answer only, a chat template by hand, ROUGE-L's LCS.
+"""Chapter 06, instruction SFT: labels on the answer only, a chat template by hand, ROUGE-L's LCS, LoRA's
+forward pass and merge.
 
 Shapes (sftlab/__init__.py): B batch, T sequence length.
 """
@@ -72,8 +73,9 @@ register(Exercise(
     name="mask_prompt_labels",
     task="mask_prompt_labels(input_ids, attention_mask, prompt_lengths): (B, T), (B, T), (B,) → (B, T) labels: the "
          "input ids, with -100 on each row's first prompt_lengths[b] tokens and wherever attention_mask is 0",
-    hint="positions = torch.arange(T); a (B, T) mask `positions[None, :] < prompt_lengths[:, None]` marks the prompt; "
-         "OR it with attention_mask == 0 and masked_fill the input ids with -100. Do not shift: the model does",
+    hint="one (B, T) boolean mask, True where a position lies in its row's prompt (its index is below that row's "
+         "prompt length: broadcast a row of positions against a column of lengths) or in the padding; the labels "
+         "are the input ids with -100 where the mask is True. The model shifts labels itself",
     reference=mask_prompt_labels_solution,
     cases=_mask_cases,
     atol=0,
@@ -134,8 +136,9 @@ register(Exercise(
     task="chatml(messages, add_generation_prompt) → str: SmolLM2's chat template by hand — every message as "
          "<|im_start|>ROLE\\nCONTENT<|im_end|>\\n, a default system message first when there is none, and "
          "<|im_start|>assistant\\n at the end when add_generation_prompt is True",
-    hint=f"if messages[0]['role'] != 'system', put {{'role': 'system', 'content': {DEFAULT_SYSTEM!r}}} first (the "
-         "constant DEFAULT_SYSTEM); then ''.join(f\"<|im_start|>{m['role']}\\n{m['content']}<|im_end|>\\n\" ...)",
+    hint="three steps: a system message first when the first message is not one (its text is the constant "
+         "DEFAULT_SYSTEM); every message in the same three-part frame (start marker with the role and a newline, the "
+         "content, end marker and a newline); the opening of an assistant turn last, only when asked",
     reference=chatml_solution,
     cases=_chat_cases,
     atol=0,
@@ -228,8 +231,8 @@ register(Exercise(
     name="lcs_length",
     task="lcs_length(a, b) → int: the length of the longest common subsequence of two token lists (in order, "
          "gaps allowed) — the heart of ROUGE-L",
-    hint="a table L[i][j] = LCS of a[:i] and b[:j]: L[i-1][j-1] + 1 if a[i-1] == b[j-1], else "
-         "max(L[i-1][j], L[i][j-1]); the answer is L[len(a)][len(b)]. One row at a time is enough",
+    hint="dynamic programming over prefixes: the LCS of a[:i] and b[:j] follows from smaller prefixes — what "
+         "happens when their last tokens match, and when they do not? A table of (len(a)+1) × (len(b)+1) is enough",
     reference=lcs_length_solution,
     cases=_lcs_cases,
     mistakes=[
@@ -247,3 +250,83 @@ register(Exercise(
 def check_lcs_length(fn, raise_on_failure=False):
     """Check your lcs_length(a, b) against the reference."""
     return check("lcs_length", fn, raise_on_failure)
+
+
+# ---------------------------------------------------------------- lora_forward and lora_merge
+
+
+def lora_forward_solution(x, weight, lora_A, lora_B, alpha, rank):
+    """A LoRA linear layer (no bias): the frozen x Wᵀ plus the low-rank update (α/r) · x Aᵀ Bᵀ.
+    x (N, d_in), weight W (d_out, d_in), lora_A (r, d_in), lora_B (d_out, r) -> (N, d_out)."""
+    return x @ weight.T + (alpha / rank) * (x @ lora_A.T) @ lora_B.T
+
+
+def lora_merge_solution(weight, lora_A, lora_B, alpha, rank):
+    """The merged weight W + (α/r) · B A (d_out, d_in): one matrix whose x Wᵀ equals the adapter's forward pass."""
+    return weight + (alpha / rank) * lora_B @ lora_A
+
+
+def _lora_cases():
+    import torch
+
+    g = torch.Generator().manual_seed(6)
+    cases = []
+    for n, d_in, d_out, rank, alpha in [(3, 8, 6, 2, 4), (5, 12, 12, 4, 8), (2, 6, 10, 1, 16)]:
+        cases.append((torch.randn(n, d_in, generator=g), torch.randn(d_out, d_in, generator=g),
+                      torch.randn(rank, d_in, generator=g), torch.randn(d_out, rank, generator=g), alpha, rank))
+    return cases
+
+
+def _merge_cases():
+    return [case[1:] for case in _lora_cases()]
+
+
+register(Exercise(
+    name="lora_forward",
+    task="lora_forward(x, weight, lora_A, lora_B, alpha, rank): a LoRA linear layer without bias, (N, d_in) → "
+         "(N, d_out): the frozen layer's output plus the low-rank path scaled by α/r; weight (d_out, d_in), lora_A "
+         "(r, d_in), lora_B (d_out, r)",
+    hint="nn.Linear computes x Wᵀ; the adapter's path goes through A first (down to r dimensions), then B (up to "
+         "d_out), and is scaled before it is added",
+    reference=lora_forward_solution,
+    cases=_lora_cases,
+    mistakes=[
+        Mistake(lambda x, w, a, b, alpha, rank: x @ w.T + (x @ a.T) @ b.T,
+                "the update is not scaled: PEFT multiplies the low-rank path by alpha / rank"),
+        Mistake(lambda x, w, a, b, alpha, rank: x @ w.T + (alpha / rank ** 0.5) * (x @ a.T) @ b.T,
+                "alpha / sqrt(rank) is rsLoRA's scale (use_rslora=True); plain LoRA scales by alpha / rank"),
+        Mistake(lambda x, w, a, b, alpha, rank: x @ w.T + (rank / alpha) * (x @ a.T) @ b.T,
+                "the scale is upside down: alpha / rank, not rank / alpha"),
+        Mistake(lambda x, w, a, b, alpha, rank: (alpha / rank) * (x @ a.T) @ b.T,
+                "the frozen weight's output is missing: LoRA adds its update to x Wᵀ, it does not replace it"),
+    ],
+))
+
+
+register(Exercise(
+    name="lora_merge",
+    task="lora_merge(weight, lora_A, lora_B, alpha, rank) → the merged weight (d_out, d_in) whose plain linear "
+         "layer gives the same output as lora_forward: what merge_and_unload writes into each adapted layer",
+    hint="write lora_forward's output as x times one matrix transposed and read that matrix off; mind which of A "
+         "and B comes first in a (d_out, d_in) product",
+    reference=lora_merge_solution,
+    cases=_merge_cases,
+    mistakes=[
+        Mistake(lambda w, a, b, alpha, rank: w + b @ a,
+                "the update is not scaled: the merged weight is W + (alpha / rank) · B A"),
+        Mistake(lambda w, a, b, alpha, rank: w + (alpha / rank ** 0.5) * b @ a,
+                "alpha / sqrt(rank) is rsLoRA's scale; plain LoRA merges with alpha / rank"),
+        Mistake(lambda w, a, b, alpha, rank: (alpha / rank) * b @ a,
+                "that is only ΔW: the merged weight keeps the frozen W and adds ΔW to it"),
+    ],
+))
+
+
+def check_lora_forward(fn, raise_on_failure=False):
+    """Check your lora_forward(x, weight, lora_A, lora_B, alpha, rank) against the reference."""
+    return check("lora_forward", fn, raise_on_failure)
+
+
+def check_lora_merge(fn, raise_on_failure=False):
+    """Check your lora_merge(weight, lora_A, lora_B, alpha, rank) against the reference."""
+    return check("lora_merge", fn, raise_on_failure)
