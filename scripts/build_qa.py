@@ -10,11 +10,18 @@ Source format, one file per domain (data/qa/source/<domain>.txt), passages in th
     wrap over several lines.               joined with single spaces
     Q: Which island sits in the lake? | Bled Island
     Q: How many steps ...? | 99 @2         "@2": the answer is the 2nd occurrence of "99" in the passage
+    Q: How tall is ...? | 52 m | 52        more answers after further "|": every acceptable span (see below)
     X: Who designed the church?            a question the passage cannot answer (SQuAD 2.0 style)
 
 Lines starting with "#" are comments. Every answer must occur in its passage as whole words; if it
 occurs more than once, "@n" must say which occurrence. The script computes `answer_start` (a character
 offset) and checks context[start:start + len(text)] == text for every answer.
+
+Several answers: a test question lists every span of its passage that answers it acceptably (a shorter or
+longer phrase, the name with or without its title, another mention), as SQuAD's development set has
+several references per question; the first is the one answer training and the overlap measure use, and
+scoring takes the best over all of them. Train and validation questions have one answer each (as SQuAD's
+training set); a second one there is an error.
 
 Splits are by passage, fixed by a passage's position in its domain file (SPLIT_CYCLE), so no passage
 is in two splits and every domain is in every split. Unanswerable questions follow their passage.
@@ -105,8 +112,8 @@ def word_occurrences(context: str, text: str) -> list[int]:
 
 
 def parse_source(path: Path) -> list[dict]:
-    """The passages of one source file: dicts id, domain, title, context, qas [(question, answer, occurrence)],
-    unanswerable [question], where (file:line of the title). Errors name the file and the line."""
+    """The passages of one source file: dicts id, domain, title, context, qas [(question, [(answer, occurrence),
+    …], where)], unanswerable [question], where (file:line of the title). Errors name the file and the line."""
     domain = path.stem
     passages, current = [], None
     for line_no, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -121,14 +128,10 @@ def parse_source(path: Path) -> list[dict]:
         elif current is None:
             raise ValueError(f"{where}: text before the first '=== Title' line: {line[:60]!r}")
         elif line.startswith("Q:"):
-            question, sep, answer = line[2:].partition("|")
-            if not sep:
-                raise ValueError(f"{where}: expected 'Q: question | answer', got {line!r}")
-            answer, occurrence = answer.strip(), None  # None: the answer must occur exactly once
-            if re.search(r" @\d+$", answer):
-                answer, _, n = answer.rpartition(" @")
-                occurrence = int(n)
-            current["qas"].append((question.strip(), answer, occurrence, where))
+            question, sep, answers = line[2:].partition("|")
+            if not sep or not all(a.strip() for a in answers.split("|")):
+                raise ValueError(f"{where}: expected 'Q: question | answer [| another answer …]', got {line!r}")
+            current["qas"].append((question.strip(), [parse_answer(a) for a in answers.split("|")], where))
         elif line.startswith("X:"):
             current["unanswerable"].append((line[2:].strip(), where))
         elif current["qas"] or current["unanswerable"]:
@@ -140,6 +143,15 @@ def parse_source(path: Path) -> list[dict]:
         passage["context"] = " ".join(passage.pop("text"))
         passage["split"] = SPLIT_CYCLE[(i - 1) % len(SPLIT_CYCLE)]
     return passages
+
+
+def parse_answer(text: str) -> tuple[str, int | None]:
+    """("99", 2) for "99 @2"; (answer, None) when no occurrence is given (it must then occur exactly once)."""
+    answer, occurrence = text.strip(), None
+    if re.search(r" @\d+$", answer):
+        answer, _, n = answer.rpartition(" @")
+        occurrence = int(n)
+    return answer, occurrence
 
 
 def locate(context: str, answer: str, occurrence, where: str) -> int:
@@ -176,15 +188,26 @@ def build(source_dir: Path = SOURCE_DIR) -> dict[str, list[dict]]:
                                  f"{titles[passage['title']]}")
             titles[passage["title"]] = passage["where"]
             base = {"title": passage["title"], "context": passage["context"]}
-            for k, (question, answer, occurrence, where) in enumerate(passage["qas"], start=1):
-                try:
-                    start = locate(passage["context"], answer, occurrence, where)
-                except ValueError as err:  # collect them all, so one run lists every answer to fix
-                    errors.append(str(err))
+            for k, (question, answers, where) in enumerate(passage["qas"], start=1):
+                if len(answers) > 1 and passage["split"] != "test":
+                    errors.append(f"{where}: {len(answers)} answers for a {passage['split']} question; only test "
+                                  f"questions list several (training and validation use one, as SQuAD's train)")
+                texts, starts = [], []
+                for answer, occurrence in answers:
+                    try:
+                        start = locate(passage["context"], answer, occurrence, where)
+                    except ValueError as err:  # collect them all, so one run lists every answer to fix
+                        errors.append(str(err))
+                        continue
+                    if (answer, start) in zip(texts, starts, strict=True):
+                        errors.append(f"{where}: answer {answer!r} at {start} is listed twice")
+                    texts.append(answer)
+                    starts.append(start)
+                if len(texts) < len(answers):
                     continue
                 out[passage["split"]].append({
                     "id": f"{passage['id']}-q{k}", **base, "question": question,
-                    "answers": {"text": [answer], "answer_start": [start]}, "domain": passage["domain"],
+                    "answers": {"text": texts, "answer_start": starts}, "domain": passage["domain"],
                 })
             for k, (question, _where) in enumerate(passage["unanswerable"], start=1):
                 out[UNANSWERABLE].append({
@@ -229,6 +252,9 @@ def report(built: dict[str, list[dict]]) -> str:
     answer_words = [len(r["answers"]["text"][0].split()) for r in answerable]
     lines.append(f"answer words: mean {statistics.mean(answer_words):.2f}, max {max(answer_words)}, "
                  f"share 1-6 words {sum(n <= 6 for n in answer_words) / len(answer_words):.3f}")
+    references = [len(r["answers"]["text"]) for r in built["test"]]
+    lines.append(f"test references per question: mean {statistics.mean(references):.2f}, "
+                 f"several for {sum(n > 1 for n in references)} of {len(references)}, max {max(references)}")
     return "\n".join(lines)
 
 

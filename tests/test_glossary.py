@@ -198,7 +198,7 @@ def test_show_in_a_kernel_displays_html_with_a_text_fallback(monkeypatch):
     assert raw_table and raw_summary
     assert table["text/html"].startswith("<p><b>Glossary for chapter 01") and "<table>" in table["text/html"]
     assert "skip-gram · 跳字模型（skip-gram）" in table["text/plain"]
-    assert summary["text/html"].startswith("<p><b>Chapter 01 summary · 本章小结</b></p><p>embedding 层就是查表")
+    assert summary["text/html"].startswith("<p><b>Chapter 01 summary · 本章小结</b></p><p>嵌入层就是查表")
 
 
 def test_show_summary_in_each_language(capsys):
