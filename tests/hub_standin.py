@@ -6,7 +6,8 @@ What it writes, all under `folder`, through the libraries' own offline caches (t
 - HF_HOME/hub/models--<name>/: tiny random models with the real architectures under the real names
   (bert-base-uncased with its real WordPiece vocabulary, gpt2 with a byte-level BPE, SmolLM2-360M-Instruct with
   SmolLM2's tokenizer and chat template), as huggingface_hub's cache lays them out (refs/main → snapshot);
-- HF_HOME/datasets/<namespace>___<name>/<config>/: GLUE SST-2, CoNLL-2003 and SQuAD with their exact features,
+- HF_HOME/datasets/<namespace>___<name>/<config>/: GLUE SST-2, CoNLL-2003, SQuAD and TRL's binarized UltraFeedback
+  with their exact features,
   filled with sentences from the course's own data, as `datasets` caches a prepared data set;
 - GENSIM_DATA_DIR/glove-wiki-gigaword-100/: 100-dimensional vectors for the real model's 400,000 words (GloVe 6B's
   vocabulary, which the offline 50d vectors share), a random projection of the 50d ones;
@@ -138,6 +139,31 @@ def _datasets(cache: Path) -> None:
     qa = data.load_qa("offline")
     _prepared(cache, data.SQUAD_REPO, "plain_text", {"train": qa["train"].select(range(200)),
                                                      "validation": qa["test"].select(range(60))})
+    _prepared(cache, data.ULTRAFEEDBACK_REPO, "default", ultrafeedback_splits())
+
+
+def ultrafeedback_splits(n_train=120, n_test=40) -> dict:
+    """TRL's binarized UltraFeedback with its features (implicit prompt: chosen and rejected are the user turn and
+    an answer), filled with the course's own preference pairs."""
+    import datasets
+
+    from sftlab import data
+
+    pairs = data.load_preferences("offline")
+    message = datasets.List({"content": datasets.Value("string"), "role": datasets.Value("string")})
+    features = datasets.Features({"chosen": message, "rejected": message, "score_chosen": datasets.Value("float64"),
+                                  "score_rejected": datasets.Value("float64")})
+
+    def split(rows):
+        def turns(row, answer):
+            return [{"content": row["prompt"][-1]["content"], "role": "user"},
+                    {"content": row[answer][0]["content"], "role": "assistant"}]
+        return datasets.Dataset.from_dict({"chosen": [turns(r, "chosen") for r in rows],
+                                           "rejected": [turns(r, "rejected") for r in rows],
+                                           "score_chosen": [8.0] * len(rows), "score_rejected": [4.5] * len(rows)},
+                                          features=features)
+
+    return {"train": split(pairs["train"].select(range(n_train))), "test": split(pairs["test"].select(range(n_test)))}
 
 
 def _word_vectors(gensim_dir: Path) -> None:

@@ -13,6 +13,7 @@
     load_instructions(profile)-> DatasetDict  train / validation / test chat conversations (chapter 06), both profiles
     load_qa(profile)          -> DatasetDict  train / validation / test in SQuAD v1.1's schema (chapter 07)
     load_qa_unanswerable()    -> DatasetDict  SQuAD-2-style questions the passage does not answer, by split
+    load_preferences(profile) -> DatasetDict  train / validation / test preference pairs (chapter 08), TRL's format
 
 Every DatasetDict above is a CourseDatasetDict (sftlab/data/splits.py): asked for a split it lacks
 (`load_sentiment()["valid"]`) it names the splits it has, and map/filter/cast keep that.
@@ -81,6 +82,23 @@ from sftlab.data.ner import (  # noqa: F401
     ner_features,
     ner_summary,
     read_conll,
+)
+from sftlab.data.preferences import (  # noqa: F401
+    PREFERENCE_FAMILIES,
+    PREFERENCE_LANGUAGES,
+    PREFERENCE_RECORD_KEYS,
+    PREFERENCE_RULES,
+    PREFERENCES_DIR,
+    REFUSAL_PATTERNS,
+    ULTRAFEEDBACK_REPO,
+    ULTRAFEEDBACK_REVISION,
+    ULTRAFEEDBACK_SEED,
+    ULTRAFEEDBACK_VALIDATION_FRACTION,
+    cjk_share,
+    is_refusal,
+    load_preferences,
+    preference_features,
+    read_preferences_jsonl,
 )
 from sftlab.data.qa import (  # noqa: F401
     QA_DIR,
