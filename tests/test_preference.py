@@ -92,7 +92,7 @@ def test_the_reference_is_the_policy_with_its_adapter_off(tokenizer):
 
 def test_dpo_loss_equals_trls_dpo_trainer_on_the_same_batch(tokenizer, tmp_path):
     from datasets import Dataset
-    from peft import LoraConfig, get_peft_model
+    from peft import LoraConfig
     from trl import DPOConfig, DPOTrainer
 
     dataset = Dataset.from_list([{"prompt": prompt, "chosen": [{"role": "assistant", "content": chosen}],
