@@ -70,7 +70,7 @@ NOTEBOOKS = [
     Notebook("05", "05_gpt2_generation.ipynb", "GPT-2 and text generation",
              "decoding with a KV cache checked against generate; a domain fine-tune", 300),
     Notebook("06", "06_instruction_sft.ipynb", "Instruction SFT",
-             "chat templates, loss on the answer only, LoRA vs full, judged on held-out tasks", 600),
+             "chat templates, loss on the answer only, LoRA vs full, judged on held-out tasks", 720),
     Notebook("07", "07_question_answering.ipynb", "A simple question-answering system",
              "a retriever (TF-IDF, dense, hybrid) and a span reader trained on a CPU budget, end to end", 360),
 ]
