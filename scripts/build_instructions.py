@@ -24,7 +24,6 @@ The split of a written item is fixed by its position (split_for_position): of ev
 The phrasing and the system prompt of each conversation are drawn with a generator seeded by its id.
 """
 
-import argparse
 import json
 import random
 import re
@@ -38,6 +37,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from sftlab.data import entity_spans, read_conll  # noqa: E402 (after the path is set)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # scripts/split_files.py
+import split_files  # noqa: E402
 
 DATA_DIR = REPO_ROOT / "data"
 OUT_DIR = DATA_DIR / "instructions"
@@ -373,29 +375,12 @@ def validate(records) -> None:
 
 def jsonl(records) -> str:
     """One record per line, keys in RECORD_KEYS order, UTF-8 as written (no \\u escapes)."""
-    return "".join(json.dumps({key: r[key] for key in RECORD_KEYS}, ensure_ascii=False) + "\n" for r in records)
+    return split_files.jsonl(records, RECORD_KEYS)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if the files differ from a fresh build")
-    args = parser.parse_args(argv)
-    splits = build()
-    stale = []
-    for split, records in splits.items():
-        path = OUT_DIR / f"{split}.jsonl"
-        text = jsonl(records)
-        if args.check:
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                stale.append(path.name)
-        else:
-            path.write_text(text, encoding="utf-8")
-        counts = Counter((r["family"], r["language"]) for r in records)
-        print(f"{split:>10}: {len(records):4d}  " + "  ".join(f"{f}/{lang} {n}" for (f, lang), n in counts.items()))
-    if stale:
-        print(f"out of date: {stale}; run python scripts/build_instructions.py", file=sys.stderr)
-        return 1
-    return 0
+    return split_files.write_or_check(build(), OUT_DIR, RECORD_KEYS, ("family", "language"), "build_instructions.py",
+                                      __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ The split of a pair is fixed by its position in its file (split_for_position): o
 go to test and the 6th to validation. Every pair has its own prompt, so the splits are splits by prompt.
 """
 
-import argparse
 import json
 import random
 import re
@@ -32,6 +31,9 @@ from collections import Counter
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # scripts/split_files.py
+import split_files  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO_ROOT / "data" / "preferences"
@@ -179,29 +181,12 @@ def validate(records) -> None:
 
 def jsonl(records) -> str:
     """One record per line, keys in RECORD_KEYS order, UTF-8 as written (no \\u escapes)."""
-    return "".join(json.dumps({key: r[key] for key in RECORD_KEYS}, ensure_ascii=False) + "\n" for r in records)
+    return split_files.jsonl(records, RECORD_KEYS)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if the files differ from a fresh build")
-    args = parser.parse_args(argv)
-    splits = build()
-    stale = []
-    for split, records in splits.items():
-        path = OUT_DIR / f"{split}.jsonl"
-        text = jsonl(records)
-        if args.check:
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                stale.append(path.name)
-        else:
-            path.write_text(text, encoding="utf-8")
-        counts = Counter((r["rule"], r["language"]) for r in records)
-        print(f"{split:>10}: {len(records):4d}  " + "  ".join(f"{k}/{lang} {n}" for (k, lang), n in counts.items()))
-    if stale:
-        print(f"out of date: {stale}; run python scripts/build_preferences.py", file=sys.stderr)
-        return 1
-    return 0
+    return split_files.write_or_check(build(), OUT_DIR, RECORD_KEYS, ("rule", "language"), "build_preferences.py",
+                                      __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,37 @@
+"""What the data builders (build_instructions.py, build_preferences.py) share: one record per JSON line, and
+writing the split files — or, with --check, failing when they differ from a fresh build."""
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+
+def jsonl(records, keys) -> str:
+    """One record per line, keys in this order, UTF-8 as written (no \\u escapes)."""
+    return "".join(json.dumps({key: r[key] for key in keys}, ensure_ascii=False) + "\n" for r in records)
+
+
+def write_or_check(splits: dict, out_dir: Path, keys, count_by: tuple[str, str], script: str, description: str,
+                   argv=None) -> int:
+    """Write <split>.jsonl for every split (or, with --check, list the stale ones and return 1); print the counts
+    of each split by the two record fields in count_by."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--check", action="store_true", help="fail if the files differ from a fresh build")
+    args = parser.parse_args(argv)
+    stale = []
+    for split, records in splits.items():
+        path = out_dir / f"{split}.jsonl"
+        text = jsonl(records, keys)
+        if args.check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(path.name)
+        else:
+            path.write_text(text, encoding="utf-8")
+        counts = Counter((r[count_by[0]], r[count_by[1]]) for r in records)
+        print(f"{split:>10}: {len(records):4d}  " + "  ".join(f"{a}/{b} {n}" for (a, b), n in counts.items()))
+    if stale:
+        print(f"out of date: {stale}; run python scripts/{script}", file=sys.stderr)
+        return 1
+    return 0
