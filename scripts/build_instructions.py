@@ -40,13 +40,14 @@ from sftlab.data import entity_spans, read_conll  # noqa: E402 (after the path i
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))   # scripts/split_files.py
 import split_files  # noqa: E402
+from split_files import entities_answer, split_for_position  # noqa: E402
 
 DATA_DIR = REPO_ROOT / "data"
 OUT_DIR = DATA_DIR / "instructions"
 SOURCE_DIR = OUT_DIR / "source"
 NER_SOURCE_DIR = DATA_DIR / "ner" / "source"   # the NER sentences as written (plain text + markup)
 SPLITS = ("train", "validation", "test")
-TYPES = ("PER", "ORG", "LOC", "MISC")          # the keys of an entities answer, in this order
+TYPES = split_files.ENTITY_TYPES                # the keys of an entities answer, in this order
 SEED = 6                                       # chapter 06
 KINDS = ("rewrite", "summarise", "explain", "format", "grammar", "translate")
 SENTIMENT_WORDS = {"en": {"pos": "positive", "neg": "negative"}, "zh": {"pos": "正面", "neg": "负面"}}
@@ -61,18 +62,6 @@ RECORD_KEYS = ("id", "family", "language", "split", "source", "messages", "refer
 ENTITY = re.compile(r"\[(PER|ORG|LOC|MISC) ([^\[\]]+?)\]")
 
 
-def split_for_position(i: int) -> str:
-    """The split of the i-th written item (0-based) of a group: 2 of 8 to test, 1 of 8 to validation."""
-    return {3: "test", 7: "test", 5: "validation"}.get(i % 8, "train")
-
-
-def entities_answer(entities) -> str:
-    """The assistant's answer for (type, string) pairs: one line of JSON, all four keys, each string once."""
-    answer = {kind: [] for kind in TYPES}
-    for kind, text in entities:
-        if text not in answer[kind]:
-            answer[kind].append(text)
-    return json.dumps(answer, ensure_ascii=False)
 
 
 def strip_markup(line: str) -> tuple[str, list[tuple[str, str]]]:

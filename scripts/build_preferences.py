@@ -34,6 +34,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))   # scripts/split_files.py
 import split_files  # noqa: E402
+from split_files import entities_answer, split_for_position  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO_ROOT / "data" / "preferences"
@@ -42,7 +43,7 @@ SPLITS = ("train", "validation", "test")
 RULES = ("json", "language", "concise", "helpful", "harmless")
 LANGUAGES = ("en", "zh")
 FAMILIES = ("entities", "sentiment", "open")
-TYPES = ("PER", "ORG", "LOC", "MISC")          # the keys of an entities answer, in this order
+TYPES = split_files.ENTITY_TYPES                # the keys of an entities answer, in this order
 SEED = 8                                       # chapter 08
 RECORD_KEYS = ("id", "rule", "language", "family", "split", "prompt", "chosen", "rejected")
 ENTITY = re.compile(r"\[(PER|ORG|LOC|MISC) ([^\[\]]+?)\]")
@@ -51,18 +52,6 @@ HEADING = re.compile(r"\[(\w+)\]")
 TAGS = {">": "user", "+": "chosen", "-": "rejected"}
 
 
-def split_for_position(i: int) -> str:
-    """The split of the i-th pair (0-based) of a source file: 2 of 8 to test, 1 of 8 to validation."""
-    return {3: "test", 7: "test", 5: "validation"}.get(i % 8, "train")
-
-
-def entities_answer(entities) -> str:
-    """The chosen answer for (type, string) pairs: one line of JSON, all four keys, each string once."""
-    answer = {kind: [] for kind in TYPES}
-    for kind, text in entities:
-        if text not in answer[kind]:
-            answer[kind].append(text)
-    return json.dumps(answer, ensure_ascii=False)
 
 
 def strip_markup(text: str) -> tuple[str, list[tuple[str, str]]]:

@@ -1,11 +1,28 @@
-"""What the data builders (build_instructions.py, build_preferences.py) share: one record per JSON line, and
-writing the split files — or, with --check, failing when they differ from a fresh build."""
+"""What the data builders (build_instructions.py, build_preferences.py) share: the split of a written item by its
+position, the JSON entities answer, one record per JSON line, and writing the split files — or, with --check,
+failing when they differ from a fresh build."""
 
 import argparse
 import json
 import sys
 from collections import Counter
 from pathlib import Path
+
+ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC")    # the keys of every entities answer, in this order
+
+
+def split_for_position(i: int) -> str:
+    """The split of the i-th written item (0-based) of a source group: 2 of 8 to test, 1 of 8 to validation."""
+    return {3: "test", 7: "test", 5: "validation"}.get(i % 8, "train")
+
+
+def entities_answer(entities) -> str:
+    """The answer for (type, string) pairs: one line of JSON, all four keys, each string once."""
+    answer = {kind: [] for kind in ENTITY_TYPES}
+    for kind, text in entities:
+        if text not in answer[kind]:
+            answer[kind].append(text)
+    return json.dumps(answer, ensure_ascii=False)
 
 
 def jsonl(records, keys) -> str:
