@@ -30,6 +30,20 @@ def instruction_features():
     })
 
 
+def check_messages(where: str, name: str, messages, roles) -> None:
+    """ValueError naming `where` unless messages is a list of {role, content} objects with exactly these roles, in
+    order, and non-empty string contents (name: what the messages are, in the error: "message", "prompt" …)."""
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise ValueError(f"{where}: {name} must be a list of {{role, content}} objects, got {messages!r:.80}")
+    found = [m.get("role") for m in messages]
+    if found != list(roles):
+        raise ValueError(f"{where}: {name} roles {found}; expected {list(roles)}, in that order")
+    for m in messages:
+        if set(m) != {"role", "content"} or not isinstance(m["content"], str) or not m["content"].strip():
+            raise ValueError(f"{where}: each message of {name} needs exactly a role and non-empty string content, "
+                             f"got {m!r:.80}")
+
+
 def read_instructions_jsonl(path, split=None) -> list[dict]:
     """The conversations of one file of data/instructions/ as dicts, checked; errors name the file and the line.
 
@@ -52,15 +66,7 @@ def read_instructions_jsonl(path, split=None) -> list[dict]:
         if split is not None and record["split"] != split:
             raise ValueError(f"{where}: split {record['split']!r} in the {split!r} file")
         messages = record["messages"]
-        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-            raise ValueError(f"{where}: messages must be a list of {{role, content}} objects, got {messages!r:.80}")
-        roles = [m.get("role") for m in messages]
-        if roles != list(INSTRUCTION_ROLES):
-            raise ValueError(f"{where}: message roles {roles}; expected {list(INSTRUCTION_ROLES)}, in that order")
-        for m in messages:
-            if set(m) != {"role", "content"} or not isinstance(m["content"], str) or not m["content"].strip():
-                raise ValueError(f"{where}: each message needs exactly a role and non-empty string content, "
-                                 f"got {m!r:.80}")
+        check_messages(where, "message", messages, INSTRUCTION_ROLES)
         if record["reference"] != messages[-1]["content"]:
             raise ValueError(f"{where}: reference {record['reference']!r:.40} differs from the assistant's answer "
                              f"{messages[-1]['content']!r:.40}")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sftlab.course.chapters import DATA_DIR
 from sftlab.data.common import SPLITS, _from_hub, _jsonl_objects, by_profile
+from sftlab.data.instructions import check_messages
 
 PREFERENCES_DIR = DATA_DIR / "preferences"   # <split>.jsonl for each split; built from source/
 PREFERENCE_RULES = ("json", "language", "concise", "helpful", "harmless")   # the property each pair differs in
@@ -75,18 +76,6 @@ def preference_features():
     })
 
 
-def _check_messages(where: str, name: str, messages, roles) -> None:
-    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-        raise ValueError(f"{where}: {name} must be a list of {{role, content}} objects, got {messages!r:.80}")
-    found = [m.get("role") for m in messages]
-    if found != list(roles):
-        raise ValueError(f"{where}: {name} roles {found}; expected {list(roles)}, in that order")
-    for m in messages:
-        if set(m) != {"role", "content"} or not isinstance(m["content"], str) or not m["content"].strip():
-            raise ValueError(f"{where}: each {name} message needs exactly a role and non-empty string content, "
-                             f"got {m!r:.80}")
-
-
 def read_preferences_jsonl(path, split=None) -> list[dict]:
     """The pairs of one file of data/preferences/ as dicts, checked; errors name the file and the line.
 
@@ -107,9 +96,9 @@ def read_preferences_jsonl(path, split=None) -> list[dict]:
                 raise ValueError(f"{where}: unknown {key} {record[key]!r}; expected one of {allowed}")
         if split is not None and record["split"] != split:
             raise ValueError(f"{where}: split {record['split']!r} in the {split!r} file")
-        _check_messages(where, "prompt", record["prompt"], PROMPT_ROLES)
+        check_messages(where, "prompt", record["prompt"], PROMPT_ROLES)
         for key in ("chosen", "rejected"):
-            _check_messages(where, key, record[key], ("assistant",))
+            check_messages(where, key, record[key], ("assistant",))
         if record["chosen"][0]["content"].strip() == record["rejected"][0]["content"].strip():
             raise ValueError(f"{where}: the chosen and the rejected answer are the same; a pair must differ")
         records.append({key: record[key] for key in preference_features()})
