@@ -73,16 +73,19 @@ NOTEBOOKS = {
                 Work("gpt2 continues a prompt", GPT2, "generate", 1, 30, batch=1)]),
     "01": (120, [Work("contextual 'bank' vectors", BERT, "forward", 4, 16)]),   # skip-gram (CPU) + GloVe parse
     "02": (25, [Work("attention maps, layer checks", BERT, "forward", 40, 16, batch=1)]),
-    "03": (150, [   # GloVe parse, tokenising 67k sentences, logistic regressions, plots
+    "03": (120, [   # GloVe parse, tokenising 67k sentences, logistic regressions, plots
         Work("frozen features for the probe", BERT, "forward", 8_000 + 2_400, SST2_TRAIN, batch=64),
-        Work("learning-rate sweep: 4 rates × 3 seeds × 2 epochs", BERT_2, "train", 1_024, SST2_TRAIN, 24),
-        Work("warmup, [CLS] pooling, Trainer, cleaned text: 4 × 3 seeds × 2 epochs", BERT_2, "train", 1_024,
-             SST2_TRAIN, 24),
-        Work("class imbalance: 2 × 3 seeds × 3 epochs", BERT_2, "train", 330, SST2_TRAIN, 18),
+        Work("learning-rate grid: 4 rates × 1 seed × 2 epochs", BERT, "train", 8_000, SST2_TRAIN, 8),
+        Work("the grid on the 2-layer proxy: 4 rates × 2 epochs", BERT_2, "train", 1_024, SST2_TRAIN, 8),
+        Work("main fine-tune: 2 more seeds × 2 epochs", BERT, "train", 8_000, SST2_TRAIN, 4),
+        Work("validation per epoch, test, out of domain", BERT, "forward", 2_400, SST2_EVAL, 16, 64),
+    ]),
+    "03b": (60, [
+        Work("our loop and Trainer: 2 × 3 seeds × 2 epochs", BERT_2, "train", 1_024, SST2_TRAIN, 12),
+        Work("pooling × rate and warmup: 10 runs × 2 epochs", BERT, "train", 1_024, SST2_TRAIN, 20),
+        Work("03's recipe for the shortcut tests: 2 epochs", BERT, "train", 8_000, SST2_TRAIN, 2),
         Work("over-fitting and early stopping: 2 × 12 epochs", BERT_2, "train", 96, SST2_TRAIN, 24),
-        Work("validation after every epoch of the runs above", BERT_2, "forward", 1_347, SST2_TRAIN, 110, 64),
-        Work("main fine-tune: 3 seeds × 2 epochs", BERT, "train", 8_000, SST2_TRAIN, 6),
-        Work("main fine-tune: validation per epoch, test, out of domain", BERT, "forward", 2_400, SST2_EVAL, 9, 64),
+        Work("validation after every epoch, test, edits", BERT, "forward", 2_400, SST2_EVAL, 30, 64),
     ]),
     "04": (40, [
         Work("fine-tune: 5 epochs", BERT, "train", 14_041, CONLL, 5, 16),

@@ -4,6 +4,7 @@
     mean, low, high = bootstrap_interval(correct)                  # percentile bootstrap over examples (1/0)
     difference, low, high = paired_bootstrap(ours, baseline)       # the same examples scored by two systems
     mcnemar(ours_correct, baseline_correct)                        # exact test on the examples where they disagree
+    detectable_difference(ours_correct, baseline_correct)          # the smallest gap that test would likely see
     value, low, high = resampled_interval(micro_f1_gap, n)         # a statistic that is not a mean over examples
 
 A notebook compares two settings beyond noise only when their intervals say so (docs/architecture.md,
@@ -59,6 +60,23 @@ def mcnemar(a, b) -> dict:
     only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
     p = binomtest(only_a, only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
     return {"only_a": only_a, "only_b": only_b, "p_value": float(p)}
+
+
+def detectable_difference(a, b, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest difference in mean score between two systems on these paired examples that a two-sided test
+    at level alpha would detect with the given power, from the spread of the per-example differences a − b
+    (normal approximation: (z_{1-alpha/2} + z_power) · SE). When a comparison is not established, this is what
+    the experiment could have seen: "no difference larger than this", not "no difference"."""
+    from scipy.stats import norm
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or a.size < 2:
+        raise ValueError(f"paired scores need one value per example in both, at least 2 examples: got {a.shape} "
+                         f"and {b.shape}")
+    if not (0 < alpha < 1 and 0 < power < 1):
+        raise ValueError(f"alpha and power must lie in (0, 1), got alpha={alpha}, power={power}")
+    standard_error = (a - b).std(ddof=1) / math.sqrt(a.size)
+    return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * standard_error)
 
 
 def resampled_interval(statistic, n: int, confidence: float = 0.95, resamples: int = 2000, seed: int = 0):

@@ -63,6 +63,19 @@ def test_intervals():
     assert mean == pytest.approx(0.8) and 0.7 < low < 0.8 < high < 0.9
 
 
+def test_detectable_difference_shrinks_with_more_examples_and_names_bad_input():
+    rng = np.random.default_rng(0)
+    a, b = rng.random(400) < 0.8, rng.random(400) < 0.7
+    mde = stats.detectable_difference(a, b)
+    # (1.96 + 0.84) · sd(a − b) / √n, written out
+    assert mde == pytest.approx(2.8016 * (a.astype(float) - b).std(ddof=1) / 20, rel=1e-3)
+    assert stats.detectable_difference(np.tile(a, 4), np.tile(b, 4)) == pytest.approx(mde / 2, rel=0.01)
+    with pytest.raises(ValueError, match="one value per example"):
+        stats.detectable_difference(a, b[:10])
+    with pytest.raises(ValueError, match="alpha and power"):
+        stats.detectable_difference(a, b, power=80)
+
+
 def _on_the_standin(monkeypatch, tmp_path, on: bool, profile: str = "full"):
     from sftlab.course import profiles
 

@@ -82,7 +82,7 @@ def test_committed_outputs_are_free_of_noise(path):
 
 @pytest.mark.parametrize("path", notebook_params(NOTEBOOKS), ids=lambda p: p.name)
 def test_every_chapter_ends_with_cards_summary_and_glossary(path):
-    chapter = path.name[:2]
+    chapter = path.name.split("_", 1)[0]   # "03", or "03b" for a companion notebook
     tail = "\n".join("".join(c["source"]) for c in _code_cells(path)[-3:])
     for call in (f'cards(notebook="{chapter}"', f'show_summary("{chapter}"', f'show_glossary("{chapter}"'):
         assert call in tail, f"{path.name}: the last cells should call {call}…)"

@@ -49,7 +49,7 @@ def data_dir() -> Path:
 
 @dataclass(frozen=True)
 class Notebook:
-    id: str        # two digits, "00" … "07"
+    id: str        # two digits, "00" … "07"; a companion notebook adds a letter ("03b")
     filename: str  # inside notebooks/
     title: str
     builds: str    # what the learner builds, one line
@@ -64,7 +64,10 @@ NOTEBOOKS = [
     Notebook("02", "02_attention.ipynb", "Attention and the Transformer block",
              "attention, masks and a Transformer block, checked against a real BERT layer", 180),
     Notebook("03", "03_bert_classification.ipynb", "Fine-tuning BERT for classification",
-             "the full SFT recipe: baseline, fine-tune, evaluate in and out of domain", 420),
+             "the full SFT recipe: baseline, the loop written out, the learning rate chosen on validation, "
+             "evaluated in and out of domain against the baseline", 360),
+    Notebook("03b", "03b_classification_experiments.ipynb", "Classification experiments",
+             "Trainer vs the loop, pooling, warmup, shortcut words with controls, over-fitting", 360),
     Notebook("04", "04_ner.ipynb", "Named-entity recognition",
              "sub-word label alignment, token classification, entity-level F1", 300),
     Notebook("05", "05_gpt2_generation.ipynb", "GPT-2 and text generation",

@@ -18,10 +18,11 @@ import html
 import re
 from dataclasses import dataclass
 
+from sftlab.course.chapters import NOTEBOOK_IDS
 from sftlab.course.quiz import BANK_DIR, _in_kernel, check_lang, did_you_mean
 
 GLOSSARY_FILE = BANK_DIR.parent / "glossary.yaml"  # the data folder is found as the question bank's is
-CHAPTERS = ("00", "01", "02", "03", "04", "05", "06", "07")  # every chapter of the course map (chapters.NOTEBOOKS)
+CHAPTERS = tuple(NOTEBOOK_IDS)   # every chapter of the course map (chapters.NOTEBOOKS)
 
 
 @dataclass(frozen=True)
