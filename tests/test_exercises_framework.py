@@ -106,3 +106,25 @@ def test_a_new_exercise_takes_a_few_lines(capsys):
         assert "diagnosis: off by one" in message
     finally:
         del exercises.EXERCISES["double"]
+
+
+def test_an_answer_in_parts_is_compared_part_by_part(capsys):
+    def split_solution(x):
+        return x.min(), x.max()
+
+    exercises.register(exercises.Exercise(
+        name="split", task="split(x): (min, max)", hint="x.min(), x.max()", reference=split_solution,
+        cases=lambda: [(torch.arange(4.0),)], parts=("low", "high"),
+        mistakes=[exercises.Mistake(lambda x: (x.min(), x.sum()), "the high part is the max, not the sum")],
+    ))
+    def check(fn, **kw):
+        return exercises.check("split", fn, **kw)
+
+    try:
+        assert check(lambda x: (x.min().item(), x.max())) is True, "a number stands for a 0-dim tensor"
+        message = failure(check, lambda x: (x.min(), x.sum()))
+        assert "high: numerical mismatch: max abs error 3 (expected 3, got 6)" in message
+        assert "diagnosis: the high part is the max, not the sum" in message
+        assert "expected a tuple of 2 (low, high), got Tensor" in failure(check, lambda x: x.max())
+    finally:
+        del exercises.EXERCISES["split"]

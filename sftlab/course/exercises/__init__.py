@@ -23,6 +23,7 @@ The package, in course order:
     ch05_generation.py       top_k_filter, repetition_penalty, causal_lm_loss
     ch06_instruction.py      mask_prompt_labels, chatml, lcs_length
     ch07_qa.py               char_to_token_span, squad_f1, best_span
+    ch08_preference.py       sequence_logprobs, dpo_loss, implicit_rewards
 
 Every name below is importable from sftlab.course.exercises itself
 (`from sftlab.course.exercises import check_softmax`).
@@ -50,8 +51,9 @@ then import the check here (a new chapter module: import it here too, so that it
 Mistake functions get the same inputs as the learner's; one that raises the same error as the learner's
 function (type and message) is matched too. A reference that calls the package's own implementation (one copy
 of each algorithm) names it in see_also, so that show_solution prints that code too; answers_as_tensors=True
-compares answers that are lists of ids or plain numbers as tensors, and
-text_answers=True compares strings character by character.
+compares answers that are lists of ids or plain numbers as tensors,
+text_answers=True compares strings character by character, and parts=("chosen_rewards", ...) names the parts of
+an answer that is a tuple of tensors, compared part by part.
 """
 
 from sftlab.course.exercises.ch00_start_here import check_softmax, softmax_solution
@@ -121,6 +123,14 @@ from sftlab.course.exercises.ch07_qa import (
     check_squad_f1,
     squad_f1_solution,
 )
+from sftlab.course.exercises.ch08_preference import (
+    check_dpo_loss,
+    check_implicit_rewards,
+    check_sequence_logprobs,
+    dpo_loss_solution,
+    implicit_rewards_solution,
+    sequence_logprobs_solution,
+)
 from sftlab.course.exercises.framework import (
     EXERCISES,
     Exercise,
@@ -149,4 +159,6 @@ __all__ = [
     "chatml_solution", "check_chatml", "check_lcs_length", "check_lora_forward", "check_lora_merge",
     "check_mask_prompt_labels", "lcs_length_solution", "lora_forward_solution", "lora_merge_solution",
     "mask_prompt_labels_solution",
+    "check_dpo_loss", "check_implicit_rewards", "check_sequence_logprobs", "dpo_loss_solution",
+    "implicit_rewards_solution", "sequence_logprobs_solution",
 ]

@@ -40,6 +40,7 @@ class Exercise:
     answers_as_tensors: bool = False   # answers are lists of ids or numbers: compare them as tensors
     text_answers: bool = False   # answers are strings: compare them character by character (as code tensors)
     see_also: tuple = ()    # dotted names of library functions the reference calls; show_solution prints them too
+    parts: tuple = ()       # names of the answer's parts when it is a tuple, e.g. ("chosen_rewards", "accuracy")
 
 
 EXERCISES: dict[str, Exercise] = {}
@@ -110,7 +111,7 @@ def _case_problem(exercise, fn, inputs):
     changed = _changed_input(exercise, inputs, given)
     if changed:
         return f"  {changed}"
-    problem = _difference(got, expected, exercise.atol, text=exercise.text_answers)
+    problem = _difference(got, expected, exercise.atol, text=exercise.text_answers, parts=exercise.parts)
     if problem is None:
         return None
     diagnosis = _diagnose(exercise, inputs, got, expected)
@@ -171,11 +172,13 @@ def _changed_input(exercise, inputs, given):
     return None
 
 
-def _difference(got, expected, atol, text=False):
-    """How `got` differs from `expected` (a tensor; character codes when text=True), in words; None when it
-    matches within `atol`."""
+def _difference(got, expected, atol, text=False, parts=()):
+    """How `got` differs from `expected` (a tensor; character codes when text=True; a tuple of them, its parts
+    named by `parts`), in words; None when it matches within `atol`."""
     import torch
 
+    if isinstance(expected, tuple):
+        return _parts_difference(got, expected, atol, parts)
     if text and not isinstance(got, torch.Tensor):
         return f"expected the answer as one string, got {type(got).__name__} {got!r:.40}"
 
@@ -209,6 +212,25 @@ def _difference(got, expected, atol, text=False):
     exactly = " (this exercise must match exactly)" if atol == 0 else ""
     return (f"numerical mismatch: max abs error {error[where].item():.4g}{at}{exactly} "
             f"(expected {expected[where].item():.{digits}g}, got {got[where].item():.{digits}g})")
+
+
+def _parts_difference(got, expected, atol, parts=()):
+    """How an answer in parts (a tuple of tensors) differs from the reference's, at its first wrong part; a number
+    where the reference has a 0-dim tensor counts as that tensor (`.item()` is fine there)."""
+    import torch
+
+    names = parts or tuple(f"part {i}" for i in range(len(expected)))
+    if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+        what = f"{type(got).__name__} of {len(got)}" if isinstance(got, (tuple, list)) else type(got).__name__
+        return f"expected a tuple of {len(expected)} ({', '.join(names)}), got {what}"
+    for name, mine, theirs in zip(names, got, expected, strict=True):
+        if isinstance(mine, (int, float)) and not isinstance(mine, bool) and isinstance(theirs, torch.Tensor) \
+                and theirs.dim() == 0:
+            mine = torch.tensor(float(mine), dtype=theirs.dtype)
+        problem = _difference(mine, theirs, atol)
+        if problem:
+            return f"{name}: {problem}"
+    return None
 
 
 def _index(flat, shape):
