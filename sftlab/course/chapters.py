@@ -76,6 +76,8 @@ NOTEBOOKS = [
              "chat templates, loss on the answer only, LoRA vs full, judged on held-out tasks", 720),
     Notebook("07", "07_question_answering.ipynb", "A simple question-answering system",
              "a retriever (TF-IDF, dense, hybrid) and a span reader trained on a CPU budget, end to end", 360),
+    Notebook("08", "08_preference_tuning.ipynb", "Preference tuning",
+             "DPO from scratch, checked against TRL, measured on held-out prompts", 600),
 ]
 
 NOTEBOOK_IDS = [nb.id for nb in NOTEBOOKS]
