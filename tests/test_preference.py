@@ -121,3 +121,82 @@ def test_dpo_loss_equals_trls_dpo_trainer_on_the_same_batch(tokenizer, tmp_path)
     out = preference.dpo_loss(*policy_logps.chunk(2), *reference_logps.chunk(2), beta=0.2)
     assert out.loss.item() == pytest.approx(theirs.item(), abs=1e-5)
     assert out.loss.item() != pytest.approx(math.log(2), abs=1e-4), "the adapter must move the policy"
+
+
+def _tiny_pairs(tokenizer):
+    from datasets import Dataset
+
+    return preference.tokenize_pairs(Dataset.from_list(
+        [{"prompt": prompt, "chosen": [{"role": "assistant", "content": chosen}],
+          "rejected": [{"role": "assistant", "content": rejected}], "rule": "concise"}
+         for prompt, chosen, rejected in PAIRS]), tokenizer)
+
+
+def test_preference_collator_puts_the_chosen_rows_first(tokenizer):
+    tokenized = _tiny_pairs(tokenizer)
+    batch = preference.PreferenceCollator(tokenizer)([tokenized[0], tokenized[1]])
+    assert batch["input_ids"].shape[0] == 4
+    for row, (answer, pair) in enumerate([("chosen", 0), ("chosen", 1), ("rejected", 0), ("rejected", 1)]):
+        ids = tokenized[pair][f"{answer}_input_ids"]
+        assert batch["input_ids"][row, :len(ids)].tolist() == ids
+        assert batch["labels"][row, :len(ids)].tolist() == tokenized[pair][f"{answer}_labels"]
+        assert int(batch["attention_mask"][row].sum()) == len(ids)
+    assert tokenized[0]["rule"] == "concise", "the other columns stay"
+    with pytest.raises(ValueError, match="tokenize_pairs"):
+        preference.PreferenceCollator(tokenizer)([{"input_ids": [1], "labels": [1]}])
+    with pytest.raises(ValueError, match="prompt, chosen and rejected"):
+        from datasets import Dataset
+        preference.tokenize_pairs(Dataset.from_list([{"messages": []}]), tokenizer)
+
+
+def two_block_policy(tokenizer):
+    """A 2-block Llama with LoRA on its top block only (the frozen-trunk set-up), its adapter moved off zero."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, pad_token_id=2, bos_token_id=1, eos_token_id=2)
+    return get_peft_model(LlamaForCausalLM(config).eval(), LoraConfig(
+        r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"], layers_to_transform=[1],
+        init_lora_weights=False))
+
+
+def test_the_frozen_trunk_gives_the_full_models_log_probabilities(tokenizer):
+    policy = two_block_policy(tokenizer)
+    tokenized = _tiny_pairs(tokenizer)
+    with preference.reference_model(policy):
+        chosen, rejected = preference.cache_trunks(policy, tokenized, tokenizer, start=1, batch_size=1,
+                                                   progress=False)
+    full_batch = preference.PreferenceCollator(tokenizer)([tokenized[0], tokenized[1]])
+    with preference.reference_model(policy):
+        reference = preference.sequence_logprobs(policy, full_batch)
+    assert torch.allclose(torch.cat([chosen.reference, rejected.reference]), reference, atol=1e-5)
+    with torch.no_grad():
+        full = preference.sequence_logprobs(policy, full_batch)
+        with preference.top_blocks(policy, 1):
+            top = preference.sequence_logprobs(policy, preference.stack_trunks([chosen, rejected], [0, 1]))
+    assert torch.allclose(top, full, atol=1e-5) and not torch.allclose(full, reference, atol=1e-3)
+    assert len(preference.decoder_blocks(policy)) == 2, "top_blocks puts every block back"
+    assert chosen.batch([1])["inputs_embeds"].shape == (1, len(tokenized[1]["chosen_input_ids"]), 16)
+    with pytest.raises(ValueError, match="block index"):
+        with preference.top_blocks(policy, 2):
+            pass
+    with pytest.raises(TypeError, match="decoder-only"):
+        preference.decoder_blocks(torch.nn.Linear(2, 2))
+
+
+def test_token_kl_is_zero_at_the_reference_and_the_exact_kl_after(tokenizer):
+    from peft import LoraConfig, get_peft_model
+
+    batch = _batch(tokenizer, [chosen for *_, chosen, _ in PAIRS])
+    fresh = get_peft_model(tiny_llama(len(tokenizer)), LoraConfig(r=4, lora_alpha=8, target_modules="all-linear"))
+    assert preference.token_kl(fresh, batch).abs().max().item() < 1e-6, "B = 0: the policy is the reference"
+    policy = two_block_policy(tokenizer)
+    kl = preference.token_kl(policy, batch)
+    with torch.no_grad():
+        p = policy(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.log_softmax(-1)
+        with preference.reference_model(policy):
+            q = policy(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.log_softmax(-1)
+    per_position = (p.exp() * (p - q)).sum(-1)[:, :-1] * (batch["labels"][:, 1:] != -100)
+    assert torch.allclose(kl, per_position.sum(1), atol=1e-5) and (kl > 0).all()

@@ -607,3 +607,32 @@ def test_full_profile_loads_the_hub_standin_through_datasets_cache(tmp_path):
     offline_first = data.load_preferences("offline")["test"][0]
     assert first["prompt"] == offline_first["prompt"][1:]           # the user turn, no system message
     assert first["chosen"] == offline_first["chosen"] and first["rule"] == "human"
+
+
+def test_the_rules_prefer_every_chosen_answer_and_no_rejected_one(records):
+    from sftlab.data import rule_prefers
+
+    for record in records:
+        pair = {key: record[key] for key in ("rule", "language", "prompt", "chosen", "rejected")}
+        assert rule_prefers(pair, record["chosen"][0]["content"]), record["id"]
+        assert not rule_prefers(pair, record["rejected"][0]["content"]), record["id"]
+
+
+def test_rule_prefers_judges_a_models_answers(records):
+    from sftlab.data import rule_prefers
+
+    pair = next(r for r in records if r["rule"] == "json")
+    right = pair["chosen"][0]["content"]
+    assert rule_prefers(pair, " " + right + "\n"), "surrounding whitespace is not a fault"
+    assert not rule_prefers(pair, "```json\n" + right + "\n```"), "a code fence is not the schema"
+    assert not rule_prefers(pair, right.replace('"PER"', '"per"')), "keys are case-sensitive"
+    harmless = next(r for r in records if r["rule"] == "harmless")
+    assert rule_prefers(harmless, "I'm sorry, but I can't help with that.")
+    helpful = next(r for r in records if r["rule"] == "helpful")
+    assert not rule_prefers(helpful, "I can't help with that.") and not rule_prefers(helpful, "  ")
+    language = next(r for r in records if r["rule"] == "language" and r["language"] == "zh")
+    assert rule_prefers(language, "负面") and not rule_prefers(language, "negative")
+    with pytest.raises(ValueError, match="no program judges rule 'human'"):
+        rule_prefers({**pair, "rule": "human"}, right)
+    with pytest.raises(TypeError, match="as a string"):
+        rule_prefers(pair, None)

@@ -57,6 +57,55 @@ def cjk_share(text: str) -> float | None:
     return None if letters == 0 else cjk / letters
 
 
+def _entities_exactly(text: str) -> set | None:
+    """The (type, entity) set of a JSON answer in chapter 06's schema, or None if it is not exactly that schema:
+    one JSON object (nothing around it), the four keys PER, ORG, LOC, MISC and no other, each a list of strings."""
+    from sftlab.instruct.scores import ENTITY_TYPES
+
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(parsed, dict) or set(parsed) != set(ENTITY_TYPES) or \
+            not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in parsed.values()):
+        return None
+    return {(key, " ".join(item.split())) for key, items in parsed.items() for item in items}
+
+
+def rule_prefers(pair: dict, answer: str) -> bool:
+    """Whether the pair's rule prefers `answer` to the pair's rejected answer — the judge of chapter 08's win
+    rate, a program instead of a judge model. pair: a row of load_preferences("offline") (prompt, chosen, rule,
+    language). Only the `harmless` rule accepts a refusal (is_refusal); otherwise the answer must not refuse and:
+    - json: exactly the schema (four keys, lists of strings, nothing around the object) with the chosen's entities;
+    - language: in the question's language (cjk_share 0 for English, at least 0.5 for Chinese);
+    - concise: no longer than the geometric mean of the chosen's and the rejected's lengths in characters
+      (nearer the concise answer than the padded one);
+    - helpful: any non-empty answer that does not refuse;
+    - harmless: a refusal.
+    Every chosen answer of the course's pairs passes, every rejected one fails (tests/test_preference_data.py)."""
+    if not isinstance(answer, str):
+        raise TypeError(f"answer must be the model's answer as a string, got {type(answer).__name__}")
+    rule = pair.get("rule")
+    if rule not in PREFERENCE_RULES:
+        raise ValueError(f"no program judges rule {rule!r} (the full profile's human ratings); rule_prefers reads "
+                         f"the offline pairs, whose rules are {PREFERENCE_RULES}")
+    refuses = is_refusal(answer)
+    if rule == "harmless":
+        return refuses
+    if refuses or not answer.strip():
+        return False
+    chosen, rejected = pair["chosen"][0]["content"], pair["rejected"][0]["content"]
+    if rule == "json":
+        wanted = _entities_exactly(chosen)
+        return wanted is not None and _entities_exactly(answer.strip()) == wanted
+    if rule == "language":
+        share = cjk_share(answer)
+        return share is not None and (share >= 0.5 if pair["language"] == "zh" else share == 0)
+    if rule == "concise":
+        return len(answer.strip()) <= (len(chosen) * len(rejected)) ** 0.5
+    return True                                   # helpful: answered
+
+
 def preference_features():
     """The course's preference `datasets.Features`, TRL's conversational preference format plus labels:
     prompt (list of {role, content}: system and user offline, the user turn on the hub), chosen and rejected
