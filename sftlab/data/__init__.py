@@ -14,7 +14,7 @@
     load_qa(profile)          -> DatasetDict  train / validation / test in SQuAD v1.1's schema (chapter 07)
     load_qa_unanswerable()    -> DatasetDict  SQuAD-2-style questions the passage does not answer, by split
     load_preferences(profile) -> DatasetDict  train / validation / test preference pairs (chapter 08), TRL's format
-    rule_prefers(pair, answer) -> bool          the program that judges a model's answer under a pair's rule (chapter 08)
+    rule_prefers(pair, answer) -> bool        does the pair's rule prefer this answer to the rejected one (chapter 08)
 
 Every DatasetDict above is a CourseDatasetDict (sftlab/data/splits.py): asked for a split it lacks
 (`load_sentiment()["valid"]`) it names the splits it has, and map/filter/cast keep that.
