@@ -41,6 +41,7 @@ BERT_2 = Model("bert-base, first 2 layers", 14e6, 0.015, 0.004)
 GPT2 = Model("gpt2", 85e6, 0.055, 0.012)
 SMOL = Model("SmolLM2-360M-Instruct", 315e6, 0.150, 0.035)
 BERT_LAYER = Model("bert-base, one top layer on cached states", 7.1e6, 0.010, 0.003)   # 07 trains 1–3 of 12
+SMOL_TOP = Model("SmolLM2-360M, top 6 of 32 blocks on cached states", 59e6, 0.040, 0.010)   # 08's DPO steps
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,14 @@ NOTEBOOKS = {
         Work("test: caches, end to end, windows, unanswerable, both decoders", BERT, "forward", 525, SQUAD, 8, 64),
         Work("transformers' decoder: one window per forward pass", BERT, "forward", 525, SQUAD, 1, 1),
         Work("chat model: 100 test questions, 24 new tokens", SMOL, "generate", 100, 24, batch=8),
+    ]),
+    "08": (60, [   # SIZES["08"]["full"]: 1,000 UltraFeedback training pairs, 200 validation and test pairs
+        Work("TRL's DPOTrainer check: 4 pairs", SMOL, "train", 8, 600, 1, 8),
+        Work("frozen trunk: every train and validation answer, once", SMOL, "forward", 2_400, 600, 1, 16),
+        Work("DPO at 3 β and SFT on chosen: 1 epoch each (chosen + rejected)", SMOL_TOP, "train", 2_000, 600, 4,
+             16),
+        Work("answers: validation × 5 models, test × 3, 64 new tokens", SMOL, "generate", 200, 64, 8, 28),
+        Work("KL along the answers (policy and reference, 4 runs)", SMOL, "forward", 200, 600, 8, 16),
     ]),
 }
 

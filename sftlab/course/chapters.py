@@ -117,6 +117,12 @@ SIZES = {
         "full": dict(train_rows=2_000, eval_rows=500, chat_questions=100),   # 3 caches of 2,000 windows: ~3 GB
         "standin": dict(train_rows=None, eval_rows=None, chat_questions=4),
     },
+    "08": {   # train_rows: preference pairs DPO trains on; eval_rows: validation and test pairs, and chapter 06 test
+              # prompts, each model answers (generation is the slow part)
+        "offline": dict(train_rows=None, eval_rows=None),
+        "full": dict(train_rows=1_000, eval_rows=200),
+        "standin": dict(train_rows=None, eval_rows=None),
+    },
 }
 
 
