@@ -204,12 +204,13 @@ class PreferenceCollator:
 def token_kl(model, batch: dict) -> torch.Tensor:
     """How far a LoRA policy has drifted from its reference on these answers: at every labelled position the
     exact KL(π(·|context) ‖ π_ref(·|context)) over the whole vocabulary, summed over the answer. batch as for
-    sequence_logprobs (input_ids). Returns (B,), in nats."""
+    sequence_logprobs (input_ids, or inputs_embeds inside top_blocks). Returns (B,), in nats."""
+    inputs = "inputs_embeds" if "inputs_embeds" in batch else "input_ids"
     batch = to_device(batch, model_device(model))
     counted = batch["labels"][:, 1:] != IGNORE_INDEX                               # (B, T-1)
 
     def logps():
-        hidden = _inner(model).model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+        hidden = _inner(model).model(**{inputs: batch[inputs]}, attention_mask=batch["attention_mask"],
                                      use_cache=False).last_hidden_state             # (B, T, d)
         return _inner(model).get_output_embeddings()(hidden[:, :-1][counted]).float().log_softmax(dim=-1)  # (N, V)
 
