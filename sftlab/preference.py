@@ -22,11 +22,34 @@ import torch.nn.functional as F
 
 from sftlab.batching import IGNORE_INDEX
 from sftlab.devices import model_device, to_device
+from sftlab.training import unwrap
 
 
-def _inner(model):
-    """The transformers model under a PEFT wrapper (LoRA lives inside its modules, so calling it keeps LoRA)."""
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
+def _decoder_output(model, batch: dict, **kwargs):
+    """The decoder's output (no output layer) for a batch on the model's device: input_ids (B, T), or
+    inputs_embeds (B, T, d) inside top_blocks, with attention_mask; kwargs go to the decoder."""
+    inputs = "inputs_embeds" if "inputs_embeds" in batch else "input_ids"
+    missing = {inputs, "attention_mask", "labels"} - set(batch)
+    if missing:
+        raise ValueError(f"the batch lacks {sorted(missing)}: pad tokenized conversations with InstructionCollator "
+                         f"or PreferenceCollator")
+    batch = to_device(batch, model_device(model))
+    return unwrap(model).model(**{inputs: batch[inputs]}, attention_mask=batch["attention_mask"], use_cache=False,
+                               **kwargs)
+
+
+def _answer_log_softmax(model, last_hidden: torch.Tensor, labels: torch.Tensor):
+    """(log-probabilities (N, V), counted (B, T-1)): the next-token distribution at the N positions whose next
+    token is labelled; the output layer runs only there."""
+    counted = labels[:, 1:] != IGNORE_INDEX                                        # (B, T-1)
+    logits = unwrap(model).get_output_embeddings()(last_hidden[:, :-1][counted])   # (N, V)
+    return logits.float().log_softmax(dim=-1), counted
+
+
+def _per_row(values: torch.Tensor, counted: torch.Tensor) -> torch.Tensor:
+    """(N,) per-token values summed into their rows: (B,)."""
+    rows = counted.nonzero()[:, 0]                                                 # (N,) the row of each token
+    return torch.zeros(counted.shape[0], dtype=values.dtype, device=values.device).index_add(0, rows, values)
 
 
 def answer_logprobs(model, last_hidden: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -35,14 +58,10 @@ def answer_logprobs(model, last_hidden: torch.Tensor, labels: torch.Tensor) -> t
     run only at the N labelled positions — not at all B·T, where the logits alone would take B·T·V floats (V,
     the vocabulary, is 49,152 for SmolLM2) — so time and memory grow with the answers, not the prompts.
     Returns (B,)."""
-    targets = labels[:, 1:]                                                        # (B, T-1)
-    counted = targets != IGNORE_INDEX                                              # (B, T-1)
-    if not counted.any(dim=1).all():
+    if not (labels[:, 1:] != IGNORE_INDEX).any(dim=1).all():
         raise ValueError("a row has no labelled token: its answer was cut off or masked")
-    logits = _inner(model).get_output_embeddings()(last_hidden[:, :-1][counted])   # (N, V)
-    token_logps = logits.float().log_softmax(dim=-1).gather(-1, targets[counted].unsqueeze(-1)).squeeze(-1)  # (N,)
-    rows = counted.nonzero()[:, 0]                                                 # (N,) the row of each token
-    return torch.zeros(labels.shape[0], dtype=token_logps.dtype, device=labels.device).index_add(0, rows, token_logps)
+    logps, counted = _answer_log_softmax(model, last_hidden, labels)
+    return _per_row(logps.gather(-1, labels[:, 1:][counted].unsqueeze(-1)).squeeze(-1), counted)
 
 
 def sequence_logprobs(model, batch: dict) -> torch.Tensor:
@@ -50,20 +69,13 @@ def sequence_logprobs(model, batch: dict) -> torch.Tensor:
     and its end-of-turn token, as sftlab.instruct labels them), summed. batch: attention_mask, labels (B, T) and
     either input_ids (B, T) or inputs_embeds (B, T, d) (hidden states entering the blocks, see top_blocks), moved
     to the model's device. Returns (B,), with gradients when the model has them."""
-    inputs = "inputs_embeds" if "inputs_embeds" in batch else "input_ids"
-    missing = {inputs, "attention_mask", "labels"} - set(batch)
-    if missing:
-        raise ValueError(f"the batch lacks {sorted(missing)}: pad tokenized conversations with InstructionCollator "
-                         f"or PreferenceCollator")
-    batch = to_device(batch, model_device(model))
-    hidden = _inner(model).model(**{inputs: batch[inputs]}, attention_mask=batch["attention_mask"],
-                                 use_cache=False).last_hidden_state                 # (B, T, d)
-    return answer_logprobs(model, hidden, batch["labels"])
+    hidden = _decoder_output(model, batch).last_hidden_state                       # (B, T, d)
+    return answer_logprobs(model, hidden, batch["labels"].to(hidden.device))
 
 
 def decoder_blocks(model) -> torch.nn.ModuleList:
     """The Transformer blocks of a decoder-only model (Llama-style `model.model.layers`), PEFT-wrapped or not."""
-    inner = _inner(model)
+    inner = unwrap(model)
     decoder = getattr(inner, "model", None)
     if not isinstance(getattr(decoder, "layers", None), torch.nn.ModuleList):
         raise TypeError(f"expected a decoder-only model with its blocks in .model.layers (Llama, SmolLM2, Qwen2), "
@@ -71,15 +83,20 @@ def decoder_blocks(model) -> torch.nn.ModuleList:
     return decoder.layers
 
 
+def _check_start(model, start) -> None:
+    blocks = len(decoder_blocks(model))
+    if isinstance(start, bool) or not isinstance(start, int) or not 0 < start < blocks:
+        raise ValueError(f"start must be a block index in 1…{blocks - 1}, got {start!r}")
+
+
 @contextlib.contextmanager
 def top_blocks(model, start: int):
     """Inside this block the model runs only its blocks start, start+1, …: it takes inputs_embeds = the hidden
     states entering block `start` (from trunk_states) instead of token ids. With LoRA on those blocks alone, the
     blocks below never change, so their output is computed once (a frozen trunk) and each step runs the top."""
+    _check_start(model, start)
     blocks = decoder_blocks(model)
-    if not isinstance(start, int) or not 0 < start < len(blocks):
-        raise ValueError(f"start must be a block index in 1…{len(blocks) - 1}, got {start!r}")
-    decoder = _inner(model).model
+    decoder = unwrap(model).model
     decoder.layers = blocks[start:]
     try:
         yield model
@@ -92,12 +109,10 @@ def trunk_states(model, batch: dict, start: int) -> tuple[torch.Tensor, torch.Te
     """(hidden, logps): the hidden states entering block `start`, (B, T, d), and each row's log p(answer | prompt)
     from the same forward pass of the whole model, (B,). Run it on the model the trunk belongs to (with a LoRA
     policy: inside reference_model, so logps are the reference's)."""
-    if not isinstance(start, int) or not 0 < start < len(decoder_blocks(model)):
-        raise ValueError(f"start must be a block index in 1…{len(decoder_blocks(model)) - 1}, got {start!r}")
-    batch = to_device(batch, model_device(model))
-    out = _inner(model).model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False,
-                              output_hidden_states=True)
-    return out.hidden_states[start], answer_logprobs(model, out.last_hidden_state, batch["labels"])
+    _check_start(model, start)
+    out = _decoder_output(model, batch, output_hidden_states=True)
+    labels = batch["labels"].to(out.last_hidden_state.device)
+    return out.hidden_states[start], answer_logprobs(model, out.last_hidden_state, labels)
 
 
 @dataclass
@@ -205,21 +220,14 @@ def token_kl(model, batch: dict) -> torch.Tensor:
     """How far a LoRA policy has drifted from its reference on these answers: at every labelled position the
     exact KL(π(·|context) ‖ π_ref(·|context)) over the whole vocabulary, summed over the answer. batch as for
     sequence_logprobs (input_ids, or inputs_embeds inside top_blocks). Returns (B,), in nats."""
-    inputs = "inputs_embeds" if "inputs_embeds" in batch else "input_ids"
-    batch = to_device(batch, model_device(model))
-    counted = batch["labels"][:, 1:] != IGNORE_INDEX                               # (B, T-1)
-
     def logps():
-        hidden = _inner(model).model(**{inputs: batch[inputs]}, attention_mask=batch["attention_mask"],
-                                     use_cache=False).last_hidden_state             # (B, T, d)
-        return _inner(model).get_output_embeddings()(hidden[:, :-1][counted]).float().log_softmax(dim=-1)  # (N, V)
+        hidden = _decoder_output(model, batch).last_hidden_state                   # (B, T, d)
+        return _answer_log_softmax(model, hidden, batch["labels"].to(hidden.device))   # (N, V), (B, T-1)
 
-    policy = logps()
+    policy, counted = logps()
     with reference_model(model):
-        reference = logps()
-    per_token = (policy.exp() * (policy - reference)).sum(dim=-1)                     # (N,)
-    rows = counted.nonzero()[:, 0]
-    return torch.zeros(counted.shape[0], device=per_token.device).index_add(0, rows, per_token)
+        reference, _ = logps()
+    return _per_row((policy.exp() * (policy - reference)).sum(dim=-1), counted)
 
 
 @contextlib.contextmanager

@@ -204,8 +204,9 @@ def make_optimizer(groups: list[dict], learning_rate: float) -> tuple[torch.opti
 # ---------------------------------------------------------------- one batch
 
 
-def _inner(model):
-    """The transformers model inside DDP (.module) and PEFT (get_base_model) wrappers."""
+def unwrap(model):
+    """The transformers model inside DDP (.module) and PEFT (get_base_model) wrappers (LoRA lives inside its
+    modules, so calling the unwrapped model keeps LoRA)."""
     inner = getattr(model, "module", model)
     return inner.get_base_model() if hasattr(inner, "get_base_model") else inner
 
@@ -243,7 +244,7 @@ def _check_batch(batch, model, loss_fn) -> None:
             "when you pass labels; without them outputs.loss is None and loss.backward() fails with "
             "\"'NoneType' object has no attribute 'backward'\". Keep the label column in the dataset "
             "(named 'labels' or 'label') or pass loss_fn.")
-    inner = _inner(model)
+    inner = unwrap(model)
     check_token_ids(inner, batch["input_ids"])
     labels = batch.get("labels")
     if labels is not None and not labels.is_floating_point() and \
@@ -282,7 +283,7 @@ def _predicts_next_token(model) -> bool:
     """True for a causal LM (its loss scores labels shifted by one position), also inside PEFT or DDP."""
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
-    return type(_inner(model)).__name__ in set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values())
+    return type(unwrap(model)).__name__ in set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values())
 
 
 def loss_units(model, batch, loss_fn=None) -> float:
