@@ -96,6 +96,7 @@ from sftlab.data.preferences import (  # noqa: F401
     ULTRAFEEDBACK_SEED,
     ULTRAFEEDBACK_VALIDATION_FRACTION,
     cjk_share,
+    entities_problem,
     is_refusal,
     load_preferences,
     preference_features,

@@ -57,19 +57,22 @@ def cjk_share(text: str) -> float | None:
     return None if letters == 0 else cjk / letters
 
 
-def _entities_exactly(text: str) -> set | None:
-    """The (type, entity) set of a JSON answer in chapter 06's schema, or None if it is not exactly that schema:
-    one JSON object (nothing around it), the four keys PER, ORG, LOC, MISC and no other, each a list of strings."""
+def entities_problem(answer: str, expected) -> str | None:
+    """Why an entities answer fails the `json` rule: "malformed" (not one JSON value, nothing around it),
+    "schema" (not an object with exactly the keys PER, ORG, LOC, MISC, each a list of strings) or "entities"
+    (other (type, string) pairs than `expected`); None if it is right."""
     from sftlab.instruct.scores import ENTITY_TYPES
 
     try:
-        parsed = json.loads(text)
+        parsed = json.loads(answer)
     except json.JSONDecodeError:
-        return None
+        return "malformed"
     if not isinstance(parsed, dict) or set(parsed) != set(ENTITY_TYPES) or \
             not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in parsed.values()):
-        return None
-    return {(key, " ".join(item.split())) for key, items in parsed.items() for item in items}
+        return "schema"
+    if {(key, item) for key, items in parsed.items() for item in items} != set(expected):
+        return "entities"
+    return None
 
 
 def rule_prefers(pair: dict, answer: str) -> bool:
@@ -96,8 +99,8 @@ def rule_prefers(pair: dict, answer: str) -> bool:
         return False
     chosen, rejected = pair["chosen"][0]["content"], pair["rejected"][0]["content"]
     if rule == "json":
-        wanted = _entities_exactly(chosen)
-        return wanted is not None and _entities_exactly(answer.strip()) == wanted
+        wanted = {(key, item) for key, items in json.loads(chosen).items() for item in items}
+        return entities_problem(answer.strip(), wanted) is None
     if rule == "language":
         share = cjk_share(answer)
         return share is not None and (share >= 0.5 if pair["language"] == "zh" else share == 0)
